@@ -1,0 +1,266 @@
+/** @file GraphBuilder: writes ONNX graphs like model code, inferring shapes as it goes. */
+import { ConfigError, ShapeError, unknownName } from "../errors.js";
+import { fromNumbers, numel, type DType, type TypedArray } from "./dtype.js";
+import { OPS } from "./ops/index.js";
+import { fmt } from "./shape.js";
+import { Node, Value, type Attrs, type TensorSource } from "./value.js";
+
+/**
+ * Builds one static-shape ONNX graph.
+ *
+ * @example
+ * const g = new GraphBuilder();
+ * const x = g.input("x", [8, 16]);
+ * const w = g.initializer("fc.weight", [16, 4], new Float32Array(64));
+ * g.output(g.Relu(g.MatMul(x, w)), "y");
+ */
+export class GraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly inputs: Value[] = [];
+  readonly initializers: Value[] = [];
+  readonly outputs: Value[] = [];
+  private nextId = 0;
+  private readonly names = new Set<string>();
+  private readonly scopes: string[] = [];
+  private readonly constCache = new Map<string, Value>();
+
+  constructor(readonly name = "snell") {}
+
+  // ---- leaves -------------------------------------------------------------------------------
+
+  /** A graph input fed at run time. */
+  input(name: string, shape: readonly number[], dtype: DType = "float32"): Value {
+    this.checkShape(name, shape);
+    const v = new Value(this.nextId++, this.claim(name, true), shape, dtype, "input");
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** A named tensor stored in the graph (frozen weight or constant); `source` may be lazy. */
+  initializer(name: string, shape: readonly number[], source: TensorSource, dtype: DType = "float32"): Value {
+    this.checkShape(name, shape);
+    if (typeof source !== "function" && source.length !== numel(shape)) {
+      throw new ShapeError(`initializer "${name}": ${source.length} values for shape ${fmt(shape)} (${numel(shape)})`);
+    }
+    const small = typeof source !== "function" && source.length <= 64 && dtype === "int64";
+    const constValue = small ? Array.from(source as BigInt64Array, Number) : null;
+    const v = new Value(this.nextId++, this.claim(name, true), shape, dtype, "initializer", null, source, constValue);
+    this.initializers.push(v);
+    return v;
+  }
+
+  /** A small constant; identical constants are shared. */
+  constant(values: readonly number[] | TypedArray, shape: readonly number[] = [values.length], dtype: DType = "float32"): Value {
+    const key = `${dtype}|${shape.join(",")}|${Array.from(values as ArrayLike<number | bigint>).join(",")}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const data = ArrayBuffer.isView(values) ? (values as TypedArray) : fromNumbers(dtype, values as readonly number[]);
+    const v = this.initializer(this.uniqueName(`const/${dtype}`), shape, data, dtype);
+    const cv = new Value(v.id, v.name, v.shape, v.dtype, v.kind, null, v.source,
+      numel(shape) <= 64 ? Array.from(data as ArrayLike<number | bigint>, Number) : null);
+    this.initializers[this.initializers.length - 1] = cv;
+    this.constCache.set(key, cv);
+    return cv;
+  }
+
+  /** A rank-0 constant. */
+  scalar(value: number, dtype: DType = "float32"): Value {
+    return this.constant([value], [], dtype);
+  }
+
+  /** An int64 vector constant (shapes, axes, indices). */
+  ints(values: readonly number[]): Value {
+    return this.constant(values, [values.length], "int64");
+  }
+
+  /** Marks a value as a graph output; renames it when `name` is given. */
+  output(value: Value, name?: string): Value {
+    if (name !== undefined && name !== value.name) {
+      if (value.kind !== "node") value = this.Identity(value);
+      this.rename(value, name);
+    }
+    if (!this.outputs.includes(value)) this.outputs.push(value);
+    return value;
+  }
+
+  /** Gives a node output a readable, unique name (e.g. "<param>_grad"). */
+  rename(value: Value, name: string): void {
+    if (value.kind !== "node") throw new ConfigError(`cannot rename ${value.kind} "${value.name}"`);
+    this.names.delete(value.name);
+    value.name = this.claim(name, true);
+  }
+
+  // ---- naming ---------------------------------------------------------------------------------
+
+  /** Runs `fn` with node names prefixed by `name/` (e.g. "blocks.3.attn"). */
+  scope<T>(name: string, fn: () => T): T {
+    this.scopes.push(name);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Runs `fn` under an absolute scope (gradient rules go under "<node>_grad"). */
+  withScope<T>(absolute: string, fn: () => T): T {
+    const saved = this.scopes.splice(0);
+    this.scopes.push(absolute);
+    try {
+      return fn();
+    } finally {
+      this.scopes.splice(0, this.scopes.length, ...saved);
+    }
+  }
+
+  /** Current scope prefix, "" at top level. */
+  get prefix(): string {
+    return this.scopes.length ? this.scopes.join("/") + "/" : "";
+  }
+
+  private uniqueName(base: string): string {
+    if (!this.names.has(base)) return base;
+    let i = 1;
+    while (this.names.has(`${base}_${i}`)) i++;
+    return `${base}_${i}`;
+  }
+
+  private claim(name: string, exact: boolean): string {
+    if (exact && this.names.has(name)) throw new ConfigError(`duplicate value name "${name}"`);
+    const n = exact ? name : this.uniqueName(name);
+    this.names.add(n);
+    return n;
+  }
+
+  private checkShape(name: string, shape: readonly number[]): void {
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new ShapeError(`"${name}": shape ${fmt(shape)} must be non-negative integers`);
+    }
+  }
+
+  // ---- generic node creation ------------------------------------------------------------------
+
+  /** Adds a node of a registered op and returns its outputs (shapes inferred). */
+  op(type: string, inputs: readonly (Value | null)[], attrs: Attrs = {}, name?: string): Value[] {
+    const def = (OPS as Record<string, (typeof OPS)[keyof typeof OPS]>)[type];
+    if (!def) throw unknownName("op", type, Object.keys(OPS));
+    const nodeName = this.claim(`${this.prefix}${name ?? type}`, false);
+    const fail = (message: string): never => {
+      const shapes = inputs.map((v) => (v ? fmt(v.shape) + ":" + v.dtype : "-")).join(", ");
+      throw new ShapeError(`${type} node "${nodeName}": ${message} (inputs ${shapes})`);
+    };
+    const specs = def.infer({ x: inputs, attrs, fail });
+    const node = new Node(this.nextId++, nodeName, type, inputs, attrs);
+    specs.forEach((s, i) => {
+      const vname = specs.length === 1 ? nodeName : this.claim(`${nodeName}:${i}`, false);
+      node.outputs.push(new Value(this.nextId++, vname, s.shape, s.dtype, "node", node, null, s.constValue ?? null));
+    });
+    this.nodes.push(node);
+    return node.outputs;
+  }
+
+  private one(type: string, inputs: readonly (Value | null)[], attrs: Attrs = {}): Value {
+    return this.op(type, inputs, attrs)[0]!;
+  }
+
+  // ---- ONNX ops (spec names and attribute spellings) -------------------------------------------
+
+  Add(a: Value, b: Value): Value { return this.one("Add", [a, b]); }
+  Sub(a: Value, b: Value): Value { return this.one("Sub", [a, b]); }
+  Mul(a: Value, b: Value): Value { return this.one("Mul", [a, b]); }
+  Div(a: Value, b: Value): Value { return this.one("Div", [a, b]); }
+  Pow(a: Value, b: Value): Value { return this.one("Pow", [a, b]); }
+  Max(a: Value, b: Value): Value { return this.one("Max", [a, b]); }
+  Min(a: Value, b: Value): Value { return this.one("Min", [a, b]); }
+  Neg(x: Value): Value { return this.one("Neg", [x]); }
+  Abs(x: Value): Value { return this.one("Abs", [x]); }
+  Sqrt(x: Value): Value { return this.one("Sqrt", [x]); }
+  Exp(x: Value): Value { return this.one("Exp", [x]); }
+  Log(x: Value): Value { return this.one("Log", [x]); }
+  Tanh(x: Value): Value { return this.one("Tanh", [x]); }
+  Sigmoid(x: Value): Value { return this.one("Sigmoid", [x]); }
+  Erf(x: Value): Value { return this.one("Erf", [x]); }
+  Relu(x: Value): Value { return this.one("Relu", [x]); }
+  Sign(x: Value): Value { return this.one("Sign", [x]); }
+  Reciprocal(x: Value): Value { return this.one("Reciprocal", [x]); }
+  Identity(x: Value): Value { return this.one("Identity", [x]); }
+  Cast(x: Value, to: DType): Value { return this.one("Cast", [x], { to }); }
+  Where(cond: Value, a: Value, b: Value): Value { return this.one("Where", [cond, a, b]); }
+  Equal(a: Value, b: Value): Value { return this.one("Equal", [a, b]); }
+  Less(a: Value, b: Value): Value { return this.one("Less", [a, b]); }
+  Greater(a: Value, b: Value): Value { return this.one("Greater", [a, b]); }
+  GreaterOrEqual(a: Value, b: Value): Value { return this.one("GreaterOrEqual", [a, b]); }
+  LessOrEqual(a: Value, b: Value): Value { return this.one("LessOrEqual", [a, b]); }
+  Not(x: Value): Value { return this.one("Not", [x]); }
+  And(a: Value, b: Value): Value { return this.one("And", [a, b]); }
+  Or(a: Value, b: Value): Value { return this.one("Or", [a, b]); }
+
+  MatMul(a: Value, b: Value): Value { return this.one("MatMul", [a, b]); }
+  Gemm(a: Value, b: Value, c: Value | null, attrs: { alpha?: number; beta?: number; transA?: number; transB?: number } = {}): Value {
+    return this.one("Gemm", c ? [a, b, c] : [a, b], attrs);
+  }
+
+  ReduceSum(x: Value, axes: readonly number[], keepdims = 1): Value {
+    return this.one("ReduceSum", [x, this.ints(axes)], { keepdims });
+  }
+  ReduceMean(x: Value, axes: readonly number[], keepdims = 1): Value { return this.one("ReduceMean", [x], { axes, keepdims }); }
+  ReduceMax(x: Value, axes: readonly number[], keepdims = 1): Value { return this.one("ReduceMax", [x], { axes, keepdims }); }
+  ReduceMin(x: Value, axes: readonly number[], keepdims = 1): Value { return this.one("ReduceMin", [x], { axes, keepdims }); }
+  ArgMax(x: Value, axis: number, keepdims = 1): Value { return this.one("ArgMax", [x], { axis, keepdims }); }
+
+  Reshape(x: Value, shape: readonly number[]): Value { return this.one("Reshape", [x, this.ints(shape)]); }
+  Transpose(x: Value, perm: readonly number[]): Value { return this.one("Transpose", [x], { perm }); }
+  Concat(xs: readonly Value[], axis: number): Value { return this.one("Concat", xs, { axis }); }
+  Slice(x: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[], steps?: readonly number[]): Value {
+    const ins = [x, this.ints(starts), this.ints(ends), this.ints(axes)];
+    return this.one("Slice", steps ? [...ins, this.ints(steps)] : ins);
+  }
+  Split(x: Value, split: readonly number[], axis: number): Value[] {
+    return this.op("Split", [x, this.ints(split)], { axis });
+  }
+  Gather(x: Value, indices: Value, axis = 0): Value { return this.one("Gather", [x, indices], { axis }); }
+  Expand(x: Value, shape: readonly number[]): Value { return this.one("Expand", [x, this.ints(shape)]); }
+  Unsqueeze(x: Value, axes: readonly number[]): Value { return this.one("Unsqueeze", [x, this.ints(axes)]); }
+  Squeeze(x: Value, axes: readonly number[]): Value { return this.one("Squeeze", [x, this.ints(axes)]); }
+  TopK(x: Value, k: number, attrs: { axis?: number; largest?: number; sorted?: number } = {}): [Value, Value] {
+    const [v, i] = this.op("TopK", [x, this.ints([k])], attrs);
+    return [v!, i!];
+  }
+  OneHot(indices: Value, depth: number, values: Value, axis = -1): Value {
+    return this.one("OneHot", [indices, this.constant([depth], [1], "int64"), values], { axis });
+  }
+  ScatterElements(data: Value, indices: Value, updates: Value, axis = 0, reduction = "none"): Value {
+    return this.one("ScatterElements", [data, indices, updates], { axis, reduction });
+  }
+
+  Softmax(x: Value, axis = -1): Value { return this.one("Softmax", [x], { axis }); }
+  LogSoftmax(x: Value, axis = -1): Value { return this.one("LogSoftmax", [x], { axis }); }
+  LayerNormalization(x: Value, scale: Value, bias: Value | null, attrs: { axis?: number; epsilon?: number } = {}): Value {
+    return this.op("LayerNormalization", bias ? [x, scale, bias] : [x, scale], { axis: -1, epsilon: 1e-5, ...attrs })[0]!;
+  }
+  Conv(x: Value, w: Value, b: Value | null, attrs: { strides?: readonly number[]; pads?: readonly number[]; kernel_shape?: readonly number[] } = {}): Value {
+    return this.one("Conv", b ? [x, w, b] : [x, w], attrs);
+  }
+
+  // ---- composites (camelCase) -----------------------------------------------------------------
+
+  /** Blocks the gradient: the value is used as a constant by autodiff. */
+  stopGradient(x: Value): Value { return this.one("StopGradient", [x]); }
+
+  /** x @ w + b with w stored [in, out]. */
+  linear(x: Value, w: Value, b: Value | null): Value {
+    const y = this.MatMul(x, w);
+    return b ? this.Add(y, b) : y;
+  }
+
+  /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as timm's nn.GELU. */
+  gelu(x: Value): Value {
+    const e = this.Erf(this.Mul(x, this.scalar(Math.SQRT1_2, x.dtype)));
+    return this.Mul(this.Mul(x, this.scalar(0.5, x.dtype)), this.Add(e, this.scalar(1, x.dtype)));
+  }
+
+  /** A zero tensor of a static shape, broadcast from one scalar (no large initializer). */
+  zeros(shape: readonly number[], dtype: DType = "float32"): Value {
+    return shape.length ? this.Expand(this.scalar(0, dtype), shape) : this.scalar(0, dtype);
+  }
+}

@@ -1,0 +1,39 @@
+/** @file The only importer of onnxruntime-node: tensor conversion and session creation. */
+import * as ort from "onnxruntime-node";
+import { RuntimeError } from "../errors.js";
+import type { DType, TypedArray } from "../ir/dtype.js";
+
+export { ort };
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+  float32: "float32", float64: "float64", int64: "int64", int32: "int32", bool: "bool", uint8: "uint8",
+};
+
+export function toTensor(data: TypedArray, shape: readonly number[], dtype: DType): ort.Tensor {
+  return new ort.Tensor(ORT_TYPE[dtype], data as never, shape as number[]);
+}
+
+export interface SessionOptions {
+  /** Threads inside one op; defaults to all cores. */
+  intraOpThreads?: number;
+  /** ORT graph optimisation level; "all" fuses (e.g. GELU, LayerNorm, MatMul+Transpose). */
+  optimization?: "disabled" | "basic" | "extended" | "all";
+  /** ORT's CPU memory arena: faster allocation, higher resident memory. */
+  memArena?: boolean;
+}
+
+export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const { availableParallelism } = await import("node:os");
+  try {
+    return await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: opts.intraOpThreads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: opts.optimization ?? "all",
+      enableCpuMemArena: opts.memArena ?? false,
+      enableMemPattern: true,
+    });
+  } catch (cause) {
+    throw new RuntimeError(`ONNX Runtime refused the graph: ${(cause as Error).message}`, { cause });
+  }
+}
