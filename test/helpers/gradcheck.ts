@@ -41,8 +41,11 @@ function draw(rng: Rng, spec: InputSpec, dtype: DType): Float64Array {
 export async function gradCheck(
   f: (g: GraphBuilder, xs: Value[]) => Value,
   specs: InputSpec[],
-  { dtype = "float64" as DType, eps = dtype === "float64" ? 1e-6 : 1e-2, seed = 1 } = {},
+  opts: { dtype?: DType; eps?: number; seed?: number } = {},
 ): Promise<GradCheckResult> {
+  const dtype: DType = opts.dtype ?? "float64";
+  const eps = opts.eps ?? (dtype === "float64" ? 1e-6 : 1e-2);
+  const seed = opts.seed ?? 1;
   const rng = new Rng(seed);
   const g = new GraphBuilder();
   const xs = specs.map((s, i) => g.input(`x${i}`, s.shape, s.dtype ?? dtype));

@@ -1,0 +1,97 @@
+/**
+ * @file Named parameters and how they enter a graph: trainable ones as fed state (graph inputs),
+ * frozen ones as initializers. Models and PEFT methods create values only through `ParamBinder`.
+ */
+import { ConfigError, ShapeError, unknownName } from "../errors.js";
+import type { GraphBuilder } from "./builder.js";
+import { numel } from "./dtype.js";
+import { fmt } from "./shape.js";
+import type { Value } from "./value.js";
+
+export interface Parameter {
+  /** timm-style state-dict key, e.g. "blocks.3.attn.qkv.weight" or "blocks.3.attn.q.snell_A". */
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Current values (float32, row-major). Replaced, not mutated, when training writes back. */
+  data: Float32Array;
+  trainable: boolean;
+  /** Whether weight decay applies (the SNELL recipe gives none to 1-D params, biases, cls_token, pos_embed). */
+  decay: boolean;
+}
+
+/**
+ * An ordered set of parameters.
+ *
+ * @example
+ * const ps = new ParameterStore();
+ * ps.add("head.weight", [384, 10], new Float32Array(3840), { trainable: true });
+ */
+export class ParameterStore {
+  private readonly map = new Map<string, Parameter>();
+
+  add(name: string, shape: readonly number[], data: Float32Array, opts: { trainable?: boolean; decay?: boolean } = {}): Parameter {
+    if (this.map.has(name)) throw new ConfigError(`parameter "${name}" already exists`);
+    if (data.length !== numel(shape)) throw new ShapeError(`parameter "${name}": ${data.length} values for shape ${fmt(shape)}`);
+    const p: Parameter = { name, shape: [...shape], data, trainable: opts.trainable ?? false, decay: opts.decay ?? shape.length > 1 };
+    this.map.set(name, p);
+    return p;
+  }
+
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
+
+  get(name: string): Parameter {
+    const p = this.map.get(name);
+    if (!p) throw unknownName("parameter", name, [...this.map.keys()].slice(0, 20));
+    return p;
+  }
+
+  /** Replaces a parameter's values, checking the size. */
+  set(name: string, data: Float32Array): void {
+    const p = this.get(name);
+    if (data.length !== p.data.length) throw new ShapeError(`parameter "${name}": ${data.length} values for shape ${fmt(p.shape)}`);
+    p.data = data;
+  }
+
+  delete(name: string): void {
+    this.map.delete(name);
+  }
+
+  list(): Parameter[] {
+    return [...this.map.values()];
+  }
+
+  trainable(): Parameter[] {
+    return this.list().filter((p) => p.trainable);
+  }
+
+  /** Number of scalars, all or trainable only. */
+  count(trainableOnly = false): number {
+    return (trainableOnly ? this.trainable() : this.list()).reduce((n, p) => n + p.data.length, 0);
+  }
+}
+
+/**
+ * Hands out graph values for parameters while a graph is built: a trainable parameter becomes a
+ * graph input named after it (its value is fed each run), a frozen one an initializer.
+ * Asking twice for one name returns the same value.
+ */
+export class ParamBinder {
+  private readonly bound = new Map<string, Value>();
+  constructor(readonly g: GraphBuilder, readonly params: ParameterStore) {}
+
+  get(name: string): Value {
+    const hit = this.bound.get(name);
+    if (hit) return hit;
+    const p = this.params.get(name);
+    const v = p.trainable ? this.g.input(name, p.shape) : this.g.initializer(name, p.shape, () => p.data);
+    this.bound.set(name, v);
+    return v;
+  }
+
+  /** Trainable parameters that the graph actually uses, in binding order. */
+  boundTrainable(): Array<{ param: Parameter; value: Value }> {
+    return [...this.bound.entries()].map(([n, v]) => ({ param: this.params.get(n), value: v })).filter((e) => e.param.trainable);
+  }
+}
