@@ -4,7 +4,7 @@ import { GraphBuilder } from "../../src/ir/builder.js";
 import { allocate, numel, type DType } from "../../src/ir/dtype.js";
 import type { Value } from "../../src/ir/value.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
-import { Rng } from "./rng.js";
+import { Rng } from "../../src/random.js";
 
 export interface InputSpec {
   shape: number[];

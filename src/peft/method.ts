@@ -1,0 +1,55 @@
+/** @file The contract every PEFT method implements: add parameters per site, rewrite the site's output. */
+import type { GraphBuilder } from "../ir/builder.js";
+import type { ParamBinder, ParameterStore } from "../ir/parameters.js";
+import type { Value } from "../ir/value.js";
+import type { Rng } from "../random.js";
+
+/** One frozen linear layer a method may adapt. q, k and v are separate sites over timm's fused qkv. */
+export interface SiteInfo {
+  /** Module path in timm's naming, e.g. "blocks.3.attn.q", "blocks.3.mlp.fc1", "head". */
+  readonly path: string;
+  readonly nIn: number;
+  readonly nOut: number;
+  /** Block index, null outside the blocks (head). */
+  readonly block: number | null;
+  /** The last path component: "q" | "k" | "v" | "proj" | "fc1" | "fc2" | ... */
+  readonly kind: string;
+}
+
+export interface AdaptContext {
+  g: GraphBuilder;
+  /** Values for this method's parameters (trainable ones are fed state). */
+  bind: ParamBinder;
+  site: SiteInfo;
+  /** The site's input [..., nIn]. */
+  x: Value;
+  /** The frozen layer's output W0 x + b [..., nOut]. */
+  y: Value;
+  /** Training graph (dropout and similar regularisers active) or eval graph. */
+  train: boolean;
+  /**
+   * Declares a per-run graph input (a threshold, a sparsity level, a dropout seed); the caller of the
+   * graph feeds it. Returns the same value when asked twice for one name.
+   */
+  runInput(name: string, shape: readonly number[], dtype?: "float32" | "int64"): Value;
+}
+
+/**
+ * A parameter-efficient tuning method.
+ *
+ * @example
+ * const lora: PeftMethod<LoraConfig> = { name: "lora", prefix: "lora_", ... };
+ */
+export interface PeftMethod<C extends { method: string }> {
+  /** Lower-case id used by the CLI and written into adapter files ("snell"). */
+  readonly name: C["method"];
+  /** Every parameter this method adds has a last path component starting with this ("snell_"). */
+  readonly prefix: string;
+  readonly defaults: Omit<C, "method">;
+  /** Throws ConfigError naming the field. */
+  validate(cfg: C): void;
+  /** Adds the method's parameters for one site to the store (initialised with `rng`). */
+  init(params: ParameterStore, site: SiteInfo, cfg: C, rng: Rng): void;
+  /** Returns the site's new output. */
+  adapt(ctx: AdaptContext, cfg: C): Value;
+}
