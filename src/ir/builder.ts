@@ -86,7 +86,9 @@ export class GraphBuilder {
   /** Gives a node output a readable, unique name (e.g. "<param>_grad"). */
   rename(value: Value, name: string): void {
     if (value.kind !== "node") throw new ConfigError(`cannot rename ${value.kind} "${value.name}"`);
-    this.names.delete(value.name);
+    // A single-output node's value shares the node's name; keep that name claimed for the node,
+    // or a later node could take it and ORT rejects two nodes of one name.
+    if (value.producer?.name !== value.name) this.names.delete(value.name);
     value.name = this.claim(name, true);
   }
 
