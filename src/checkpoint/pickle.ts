@@ -55,6 +55,28 @@ export const PYTHON_GLOBALS: Record<string, GlobalHandler> = {
   "numpy.dtype": opaque,
 };
 
+/**
+ * Short, safe text for an unpickled value in an error message: handles bigint, cycles, Maps and
+ * globals, and truncates (JSON.stringify throws on the first two).
+ */
+export function describePickled(v: unknown, max = 120): string {
+  const seen = new Set<unknown>();
+  const go = (x: unknown, depth: number): string => {
+    if (typeof x === "bigint") return `${x}`;
+    if (typeof x === "string") return JSON.stringify(x.length > 40 ? x.slice(0, 40) + "..." : x);
+    if (typeof x !== "object" || x === null) return String(x);
+    if (x instanceof GlobalRef) return x.fullName;
+    if (seen.has(x) || depth > 3) return "...";
+    seen.add(x);
+    if (Array.isArray(x)) return `(${x.slice(0, 8).map((y) => go(y, depth + 1)).join(", ")}${x.length > 8 ? ", ..." : ""})`;
+    if (x instanceof Map) return `{${[...x].slice(0, 8).map(([k, y]) => `${go(k, depth + 1)}: ${go(y, depth + 1)}`).join(", ")}${x.size > 8 ? ", ..." : ""}}`;
+    if (x instanceof Uint8Array) return `bytes[${x.length}]`;
+    return x.constructor?.name ?? "object";
+  };
+  const s = go(v, 0);
+  return s.length > max ? s.slice(0, max) + "..." : s;
+}
+
 const OP_NAMES: Record<number, string> = {
   0x28: "MARK", 0x2e: "STOP", 0x30: "POP", 0x31: "POP_MARK", 0x32: "DUP", 0x42: "BINBYTES", 0x43: "SHORT_BINBYTES",
   0x47: "BINFLOAT", 0x4a: "BININT", 0x4b: "BININT1", 0x4d: "BININT2", 0x4e: "NONE", 0x51: "BINPERSID", 0x52: "REDUCE",
@@ -163,9 +185,8 @@ export function unpickle(bytes: Uint8Array, source: string, opts: UnpickleOption
       case 0x5d: stack.push([]); break; // EMPTY_LIST
       case 0x29: stack.push([]); break; // EMPTY_TUPLE
       case 0x8f: stack.push([]); break; // EMPTY_SET (as an array)
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x91: stack.push(popMark()); break; // FROZENSET
+      // popMark swaps `stack`, so take the items before naming the stack to push on.
+      case 0x74: case 0x6c: case 0x91: { const items = popMark(); stack.push(items); break; } // TUPLE, LIST, FROZENSET
       case 0x85: { const a = pop(); stack.push([a]); break; }
       case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; }
       case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; }

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { FormatError, ShapeError } from "../errors.js";
 import {
-  type CheckpointDType, type NamedTensor, DTYPE_BYTES, LITTLE_ENDIAN, decodeToFloat32, isCheckpointDType,
+  type CheckpointDType, type NamedTensor, DTYPE_BYTES, LITTLE_ENDIAN, brief, decodeToFloat32, isCheckpointDType,
   shapeSize, viewOrDecode,
 } from "./tensor.js";
 
@@ -46,7 +46,7 @@ export interface TensorToWrite {
  * Validates a header JSON against the spec: known dtypes, sizes that match shapes, offsets that
  * tile the data section exactly (no gaps, no overlap, nothing out of range).
  */
-function parseHeader(json: Uint8Array, dataBytes: number, source: string): SafetensorsHeader {
+function parseHeader(json: Uint8Array, dataBytes: number, source: string): Omit<SafetensorsHeader, "dataStart"> {
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
@@ -65,7 +65,7 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Safet
         throw new FormatError(`${source}: __metadata__ must be an object of strings`);
       }
       for (const [k, s] of Object.entries(v)) {
-        if (typeof s !== "string") throw new FormatError(`${source}: __metadata__["${k}"] must be a string, got ${JSON.stringify(s)}`);
+        if (typeof s !== "string") throw new FormatError(`${source}: __metadata__["${k}"] must be a string, got ${brief(s)}`);
         metadata[k] = s;
       }
       continue;
@@ -73,18 +73,18 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Safet
     if (typeof v !== "object" || v === null) throw new FormatError(`${where}: header entry must be an object`);
     const { dtype, shape, data_offsets: offs } = v as Record<string, unknown>;
     if (!isCheckpointDType(dtype)) {
-      throw new FormatError(`${where}: unsupported dtype ${JSON.stringify(dtype)}; expected one of ${Object.keys(DTYPE_BYTES).join(", ")}`);
+      throw new FormatError(`${where}: unsupported dtype ${brief(dtype)}; expected one of ${Object.keys(DTYPE_BYTES).join(", ")}`);
     }
     const numel = shapeSize(shape, where);
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw new FormatError(`${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offs)}`);
+      throw new FormatError(`${where}: data_offsets must be two non-negative integers, got ${brief(offs)}`);
     }
     const [begin, end] = offs as [number, number];
     if (begin > end || end > dataBytes) {
       throw new FormatError(`${where}: data_offsets [${begin}, ${end}] out of range of the ${dataBytes}-byte data section`);
     }
     if (end - begin !== numel * DTYPE_BYTES[dtype]) {
-      throw new FormatError(`${where}: ${dtype} shape ${JSON.stringify(shape)} needs ${numel * DTYPE_BYTES[dtype]} bytes, data_offsets give ${end - begin}`);
+      throw new FormatError(`${where}: ${dtype} shape ${brief(shape)} needs ${numel * DTYPE_BYTES[dtype]} bytes, data_offsets give ${end - begin}`);
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
@@ -96,7 +96,7 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Safet
     at = e.end;
   }
   if (at !== dataBytes) throw new FormatError(`${source}: data section has ${dataBytes} bytes but tensors cover ${at}`);
-  return { entries, metadata, dataStart: 0 };
+  return { entries, metadata };
 }
 
 /** Reads and checks the 8-byte length; returns the header length. */
@@ -257,7 +257,7 @@ export function encodeSafetensors(tensors: TensorsIn, metadata?: Record<string, 
  */
 export function writeSafetensors(file: string, tensors: TensorsIn, metadata?: Record<string, string>): void {
   const { header, list } = encodeHeader(tensors, metadata);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "wx");

@@ -29,19 +29,25 @@ export function isCheckpointDType(s: unknown): s is CheckpointDType {
 /** True on little-endian hosts, where typed-array views over file bytes read correctly. */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** JSON text of a header value for an error message, cut short so a hostile header cannot flood it. */
+export function brief(v: unknown, max = 120): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > max ? `${s.slice(0, max)}...` : s;
+}
+
 /**
  * Element count of a shape, validated: dims must be non-negative safe integers and the product
  * must stay below 2^53. `where` names the file and tensor for the error.
  */
 export function shapeSize(shape: unknown, where: string): number {
-  if (!Array.isArray(shape)) throw new FormatError(`${where}: shape must be an array, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape)) throw new FormatError(`${where}: shape must be an array, got ${brief(shape)}`);
   let n = 1;
   for (const d of shape) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new FormatError(`${where}: invalid dimension ${JSON.stringify(d)} in shape ${JSON.stringify(shape)}`);
+      throw new FormatError(`${where}: invalid dimension ${brief(d)} in shape ${brief(shape)}`);
     }
     n *= d;
-    if (!Number.isSafeInteger(n)) throw new FormatError(`${where}: shape ${JSON.stringify(shape)} is too large`);
+    if (!Number.isSafeInteger(n)) throw new FormatError(`${where}: shape ${brief(shape)} is too large`);
   }
   return n;
 }

@@ -37,12 +37,14 @@ export function withFileSource<T>(file: string, body: (src: ByteSource) => T): T
   } catch (cause) {
     throw new FormatError(`${file}: cannot open (${(cause as Error).message})`, { cause });
   }
+  let closed = false;
   try {
     const size = fs.fstatSync(fd).size;
     return body({
       name: file,
       size,
       read(pos, len) {
+        if (closed) throw new FormatError(`${file}: read after the file was closed; read it into memory to keep lazy entries`);
         if (pos < 0 || len < 0 || pos + len > size) throw new FormatError(`${file}: read of ${len} bytes at ${pos} runs past the end (${size} bytes)`);
         const buf = new Uint8Array(len);
         for (let done = 0; done < len;) {
@@ -54,6 +56,7 @@ export function withFileSource<T>(file: string, body: (src: ByteSource) => T): T
       },
     });
   } finally {
+    closed = true;
     fs.closeSync(fd);
   }
 }

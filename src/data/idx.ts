@@ -51,10 +51,11 @@ export function readIdx(file: string): IdxArray {
   let data: IdxArray["data"];
   switch (type) {
     case "uint8":
-      data = buf.slice(header, header + n);
+      // A plain copy: a Buffer slice would share (and keep alive) the whole file or Node's buffer pool.
+      data = new Uint8Array(buf.subarray(header, header + n));
       break;
     case "int8":
-      data = new Int8Array(buf.slice(header, header + n).buffer);
+      data = new Int8Array(new Uint8Array(buf.subarray(header, header + n)).buffer);
       break;
     default: {
       const Ctor = { int16: Int16Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[type];

@@ -4,7 +4,7 @@ import { Rng } from "../random.js";
 import type { Dataset } from "./dataset.js";
 import { decodeBatch, type BatchItem, type BatchRequest, type DecodedBatch } from "./decode.js";
 import { DecodePool } from "./decode-pool.js";
-import { mixSeed, type TransformSpec } from "./transforms.js";
+import { isRandom, mixSeed, type TransformSpec } from "./transforms.js";
 
 /** A batch ready for the step graph. */
 export interface Batch {
@@ -33,11 +33,16 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Leave unreadable images out (counted in stats) instead of failing. Default false. */
   skipBadImages?: boolean;
+  /**
+   * Keep decoded tensors in memory and reuse them in later epochs; only applies when the transform draws
+   * no random numbers (eval, snell-vtab). Costs 12*size^2 bytes per image. Default false.
+   */
+  cache?: boolean;
 }
 
 /** Decode throughput and how long the consumer waited for data. */
 export interface LoaderStats {
-  /** Images decoded (skipped ones excluded). */
+  /** Images decoded (skipped ones and cache hits excluded). */
   images: number;
   /** Images left out under skipBadImages. */
   skipped: number;
@@ -58,11 +63,14 @@ export class DataLoader {
   private readonly opts: Required<LoaderOptions>;
   private pool: DecodePool | null = null;
   private readonly st = { images: 0, skipped: 0, skippedMessages: [] as string[], decodeSeconds: 0, waitSeconds: 0, busySeconds: 0 };
+  private readonly cache: Map<number, Float32Array> | null;
+  private readonly bad = new Set<number>();
   private active = 0;
   private busySince = 0;
 
   constructor(readonly dataset: Dataset, opts: LoaderOptions) {
-    this.opts = { shuffle: false, seed: 0, dropLast: false, workers: 0, prefetch: 2, skipBadImages: false, ...opts };
+    this.opts = { shuffle: false, seed: 0, dropLast: false, workers: 0, prefetch: 2, skipBadImages: false, cache: false, ...opts };
+    this.cache = this.opts.cache && !isRandom(this.opts.transform) ? new Map() : null;
     const { batchSize, workers, prefetch } = this.opts;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(workers) || workers < 0) throw new ConfigError(`workers must be a non-negative integer, got ${workers}`);
@@ -107,12 +115,45 @@ export class DataLoader {
     return { items, spec: transform, seed, epoch, batchSize, skipBadImages };
   }
 
+  /** Decodes a batch, serving cached samples from memory when the cache is on. */
+  private async fetch(req: BatchRequest): Promise<DecodedBatch> {
+    const cache = this.cache;
+    if (!cache) return this.decode(req);
+    const per = 3 * req.spec.size * req.spec.size;
+    const missing = req.items.filter((it) => !cache.has(it.index) && !this.bad.has(it.index));
+    const dec = missing.length > 0 ? await this.decode({ ...req, items: missing, batchSize: missing.length }) : null;
+    if (dec) {
+      for (let r = 0; r < dec.count; r++) cache.set(dec.indices[r]!, dec.images.slice(r * per, (r + 1) * per));
+      for (const it of missing) if (!cache.has(it.index)) this.bad.add(it.index);
+    }
+    const images = new Float32Array(req.batchSize * per);
+    const labels = new BigInt64Array(req.batchSize);
+    const indices = new Int32Array(req.batchSize).fill(-1);
+    let count = 0;
+    for (const it of req.items) {
+      const t = cache.get(it.index);
+      if (!t) continue;
+      images.set(t, count * per);
+      labels[count] = BigInt(it.label);
+      indices[count++] = it.index;
+    }
+    return { images, labels, count, indices, skipped: dec?.skipped ?? [], seconds: dec?.seconds ?? 0 };
+  }
+
   private async decode(req: BatchRequest): Promise<DecodedBatch> {
     if (this.active++ === 0) this.busySince = performance.now();
     try {
-      if (this.opts.workers === 0) return await decodeBatch(req);
-      this.pool ??= new DecodePool(this.opts.workers);
-      return await this.pool.run(req);
+      let d: DecodedBatch;
+      if (this.opts.workers === 0) d = await decodeBatch(req);
+      else {
+        this.pool ??= new DecodePool(this.opts.workers);
+        d = await this.pool.run(req);
+      }
+      this.st.images += d.count;
+      this.st.skipped += d.skipped.length;
+      for (const m of d.skipped) if (this.st.skippedMessages.length < 10) this.st.skippedMessages.push(m);
+      this.st.decodeSeconds += d.seconds;
+      return d;
     } finally {
       if (--this.active === 0) this.st.busySeconds += (performance.now() - this.busySince) / 1000;
     }
@@ -132,7 +173,7 @@ export class DataLoader {
     const inflight: Array<Promise<DecodedBatch>> = [];
     let next = 0;
     const launch = () => {
-      const p = this.decode(this.request(order, next++, epoch));
+      const p = this.fetch(this.request(order, next++, epoch));
       p.catch(() => undefined); // consumed below; avoids an unhandled rejection for batches never awaited
       inflight.push(p);
     };
@@ -142,10 +183,6 @@ export class DataLoader {
         const tw = performance.now();
         const d = await inflight.shift()!;
         this.st.waitSeconds += (performance.now() - tw) / 1000;
-        this.st.images += d.count;
-        this.st.skipped += d.skipped.length;
-        for (const m of d.skipped) if (this.st.skippedMessages.length < 10) this.st.skippedMessages.push(m);
-        this.st.decodeSeconds += d.seconds;
         yield { images: d.images, labels: d.labels, count: d.count, indices: d.indices };
       }
     } finally {

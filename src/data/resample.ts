@@ -29,8 +29,28 @@ const FILTERS: Record<Exclude<Interpolation, "nearest">, Filter> = {
 
 const PRECISION_BITS = 32 - 8 - 2;
 
+interface Coeffs {
+  ksize: number;
+  bounds: Int32Array;
+  kk: Int32Array;
+}
+
+// Datasets resize many images between the same few sizes; coefficients are pure functions of the sizes.
+const COEFF_CACHE = new Map<string, Coeffs>();
+
+function cachedCoeffs(inSize: number, outSize: number, interpolation: Exclude<Interpolation, "nearest">): Coeffs {
+  const key = `${interpolation}:${inSize}:${outSize}`;
+  let c = COEFF_CACHE.get(key);
+  if (!c) {
+    if (COEFF_CACHE.size > 256) COEFF_CACHE.clear();
+    c = coeffs(inSize, outSize, FILTERS[interpolation]);
+    COEFF_CACHE.set(key, c);
+  }
+  return c;
+}
+
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis. */
-function coeffs(inSize: number, outSize: number, filter: Filter): { ksize: number; bounds: Int32Array; kk: Int32Array } {
+function coeffs(inSize: number, outSize: number, filter: Filter): Coeffs {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filter.support * filterscale;
@@ -63,10 +83,11 @@ function coeffs(inSize: number, outSize: number, filter: Filter): { ksize: numbe
 }
 
 const CLIP_HI = (1 << PRECISION_BITS) * 256;
+// Sums stay inside int32 as in Pillow (|weights| sum to about 1.25, times 255 << 22), so int32 arithmetic is exact.
 function clip8(v: number): number {
   if (v >= CLIP_HI) return 255;
   if (v <= 0) return 0;
-  return Math.floor(v / (1 << PRECISION_BITS));
+  return v >> PRECISION_BITS;
 }
 
 /** Resizes interleaved 8-bit pixels (any channel count) to outW x outH as Pillow's Image.resize does. */
@@ -96,52 +117,79 @@ export function resizePil(
     }
     return out;
   }
-  const filter = FILTERS[interpolation];
   const half = 1 << (PRECISION_BITS - 1);
   let cur = src;
   let cw = width;
-  let ch = height;
-  const v = coeffs(height, outH, filter);
+  const v0 = cachedCoeffs(height, outH, interpolation);
+  // The vertical bounds get shifted below; work on a copy so the cache stays intact.
+  const v = { ksize: v0.ksize, kk: v0.kk, bounds: v0.bounds.slice() };
   if (outW !== width) {
     // Horizontal pass first, over the rows the vertical pass will read (as Pillow does).
-    const h = coeffs(width, outW, filter);
+    const h = cachedCoeffs(width, outW, interpolation);
     const first = outH !== height ? v.bounds[0]! : 0;
     const last = outH !== height ? v.bounds[2 * outH - 2]! + v.bounds[2 * outH - 1]! : height;
     const rows = last - first;
     const tmp = new Uint8Array(outW * rows * channels);
+    const hb = h.bounds;
+    const hk = h.kk;
+    const hs = h.ksize;
     for (let y = 0; y < rows; y++) {
       const rowBase = (y + first) * width * channels;
       for (let xx = 0; xx < outW; xx++) {
-        const xmin = h.bounds[2 * xx]!;
-        const xmax = h.bounds[2 * xx + 1]!;
-        const k = xx * h.ksize;
+        const xmin = hb[2 * xx]!;
+        const xmax = hb[2 * xx + 1]!;
+        const k = xx * hs;
+        const o = (y * outW + xx) * channels;
+        if (channels === 3) {
+          // RGB fast path: one pass over the taps for all three channels.
+          let s0 = half;
+          let s1 = half;
+          let s2 = half;
+          let p = rowBase + xmin * 3;
+          for (let x = 0; x < xmax; x++, p += 3) {
+            const w = hk[k + x]!;
+            s0 = (s0 + Math.imul(src[p]!, w)) | 0;
+            s1 = (s1 + Math.imul(src[p + 1]!, w)) | 0;
+            s2 = (s2 + Math.imul(src[p + 2]!, w)) | 0;
+          }
+          tmp[o] = clip8(s0);
+          tmp[o + 1] = clip8(s1);
+          tmp[o + 2] = clip8(s2);
+          continue;
+        }
         for (let c = 0; c < channels; c++) {
           let ss = half;
-          for (let x = 0; x < xmax; x++) ss += src[rowBase + (x + xmin) * channels + c]! * h.kk[k + x]!;
-          tmp[(y * outW + xx) * channels + c] = clip8(ss);
+          let p = rowBase + xmin * channels + c;
+          for (let x = 0; x < xmax; x++, p += channels) ss = (ss + Math.imul(src[p]!, hk[k + x]!)) | 0;
+          tmp[o + c] = clip8(ss);
         }
       }
     }
     cur = tmp;
     cw = outW;
-    ch = rows;
     if (outH === height) return cur;
     for (let i = 0; i < outH; i++) v.bounds[2 * i] = v.bounds[2 * i]! - first;
   }
   const out = new Uint8Array(outW * outH * channels);
+  const vb = v.bounds;
+  const vk = v.kk;
+  const vs = v.ksize;
+  const stride = cw * channels;
+  // Taps outermost so each tap reads one contiguous source row (the output row accumulates in int32).
+  const acc = new Int32Array(stride);
   for (let yy = 0; yy < outH; yy++) {
-    const ymin = v.bounds[2 * yy]!;
-    const ymax = v.bounds[2 * yy + 1]!;
-    const k = yy * v.ksize;
-    for (let xx = 0; xx < cw; xx++) {
-      for (let c = 0; c < channels; c++) {
-        let ss = half;
-        for (let y = 0; y < ymax; y++) ss += cur[((y + ymin) * cw + xx) * channels + c]! * v.kk[k + y]!;
-        out[(yy * outW + xx) * channels + c] = clip8(ss);
-      }
+    const ymin = vb[2 * yy]!;
+    const ymax = vb[2 * yy + 1]!;
+    const k = yy * vs;
+    acc.fill(half);
+    for (let y = 0; y < ymax; y++) {
+      const w = vk[k + y]!;
+      const row = (y + ymin) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i]! + Math.imul(cur[row + i]!, w)) | 0;
     }
+    const rowOut = yy * outW * channels;
+    for (let i = 0; i < stride; i++) out[rowOut + i] = clip8(acc[i]!);
   }
-  void ch;
   return out;
 }
 

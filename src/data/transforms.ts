@@ -130,8 +130,8 @@ export function randomResizedCropBox(rng: Rng, width: number, height: number, sc
   for (let attempt = 0; attempt < 10; attempt++) {
     const targetArea = area * (scale[0] + (scale[1] - scale[0]) * rng.uniform());
     const aspect = Math.exp(logLo + (logHi - logLo) * rng.uniform());
-    const w = Math.round(Math.sqrt(targetArea * aspect));
-    const h = Math.round(Math.sqrt(targetArea / aspect));
+    const w = roundHalfEven(Math.sqrt(targetArea * aspect));
+    const h = roundHalfEven(Math.sqrt(targetArea / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {
       return { top: rng.int(height - h + 1), left: rng.int(width - w + 1), width: w, height: h };
     }
@@ -140,8 +140,8 @@ export function randomResizedCropBox(rng: Rng, width: number, height: number, sc
   const inRatio = width / height;
   let w = width;
   let h = height;
-  if (inRatio < Math.min(...ratio)) h = Math.round(w / Math.min(...ratio));
-  else if (inRatio > Math.max(...ratio)) w = Math.round(h * Math.max(...ratio));
+  if (inRatio < Math.min(...ratio)) h = roundHalfEven(w / Math.min(...ratio));
+  else if (inRatio > Math.max(...ratio)) w = roundHalfEven(h * Math.max(...ratio));
   return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), width: w, height: h };
 }
 

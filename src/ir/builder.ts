@@ -2,6 +2,7 @@
 import { ConfigError, ShapeError, unknownName } from "../errors.js";
 import { fromNumbers, numel, type DType, type TypedArray } from "./dtype.js";
 import { OPS } from "./ops/index.js";
+import { dropout, dropPath } from "./ops/random.js";
 import { fmt } from "./shape.js";
 import { Node, Value, type Attrs, type TensorSource } from "./value.js";
 
@@ -265,4 +266,19 @@ export class GraphBuilder {
   zeros(shape: readonly number[], dtype: DType = "float32"): Value {
     return shape.length ? this.Expand(this.scalar(0, dtype), shape) : this.scalar(0, dtype);
   }
+
+  // ---- seeded randomness (src/ir/ops/random.ts) ------------------------------------------------
+
+  /** ONNX Range over constant integer scalars. */
+  Range(start: number, limit: number, delta = 1, dtype: DType = "int64"): Value {
+    return this.one("Range", [this.scalar(start, dtype), this.scalar(limit, dtype), this.scalar(delta, dtype)]);
+  }
+  /** Integer remainder (ONNX Mod, fmod = 0: the sign follows the divisor). */
+  Mod(a: Value, b: Value): Value { return this.one("Mod", [a, b], { fmod: 0 }); }
+
+  /** Inverted dropout with a mask hashed from `seed` (int64, fed per step) and the element index. */
+  dropout(x: Value, p: number, seed: Value, salt?: number): Value { return dropout(this, x, p, seed, salt); }
+
+  /** timm's DropPath: drops whole samples (axis 0) with probability p, mask hashed from `seed`. */
+  dropPath(x: Value, p: number, seed: Value, salt?: number): Value { return dropPath(this, x, p, seed, salt); }
 }

@@ -52,4 +52,11 @@ export interface PeftMethod<C extends { method: string }> {
   init(params: ParameterStore, site: SiteInfo, cfg: C, rng: Rng): void;
   /** Returns the site's new output. */
   adapt(ctx: AdaptContext, cfg: C): Value;
+  /**
+   * Optional: the dense update dW [nIn, nOut] (row-major) that this site's adapter adds to the frozen
+   * weight in eval mode, computed from `params` (y = x (W0^T + dW) + b). Methods without it cannot be merged.
+   */
+  delta?(params: ParameterStore, site: SiteInfo, cfg: C): Float32Array;
+  /** Optional: backbone parameters this method trains itself (BitFit: every bias; full fine-tuning: all). */
+  backboneTrainable?(name: string, cfg: C): boolean;
 }

@@ -4,9 +4,10 @@ import { elementwise } from "./elementwise.js";
 import { matmul } from "./matmul.js";
 import { movement } from "./movement.js";
 import { nn } from "./nn.js";
+import { random } from "./random.js";
 import { reduce } from "./reduce.js";
 
-const families = { ...elementwise, ...matmul, ...reduce, ...movement, ...nn };
+const families = { ...elementwise, ...matmul, ...reduce, ...movement, ...nn, ...random };
 
 /** Ops by name; an op defined without an ONNX name emits the op of its key. */
 export const OPS: Record<keyof typeof families, OpDef> = Object.fromEntries(

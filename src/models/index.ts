@@ -1,0 +1,13 @@
+/** @file Public surface of the models layer: the ViT, its variants, checkpoint mapping and loading. */
+export {
+  type SiteHook, type VitConfig, type VitForwardOptions, type VitParamSpec,
+  createVitParams, forwardFeatures, forwardHead, gridSize, numTokens, validateVitConfig, vitForward, vitParamSpecs, vitSites,
+} from "./vit.js";
+export {
+  type CheckpointSource, type PretrainedCfg, type VitArchName, type VitVariant,
+  IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD,
+  VIT_ARCHS, VIT_PRETRAINED, vitVariant, vitVariantNames,
+} from "./vit-variants.js";
+export { type FilterOptions, checkpointFilter, detectCheckpointSource, permute } from "./checkpoint-filter.js";
+export { type ResampleOptions, resamplePosEmbed, resizeGrid, squareGrid } from "./pos-embed.js";
+export { type LoadOptions, type LoadReport, type RawTensor, type ShapeMismatch, formatLoadReport, loadPretrained } from "./load.js";

@@ -1,0 +1,63 @@
+/** @file LoRA as a PEFT method: two low-rank factors per site, B = 0 at init so the model starts unchanged. */
+import { fnv1a } from "../../ir/ops/random.js";
+import type { ParameterStore } from "../../ir/parameters.js";
+import { kaimingUniform } from "../../random.js";
+import type { PeftMethod, SiteInfo } from "../method.js";
+import { LORA_DEFAULTS, validateLora, type LoraConfig } from "./config.js";
+
+/** Run input holding the per-step dropout seed (int64 scalar), declared only when dropout > 0. */
+export const LORA_SEED_INPUT = "lora_dropout_seed";
+
+/** The feed for `LORA_SEED_INPUT` at a step: any int64 works; (seed, step) makes masks reproducible on resume. */
+export function loraSeedFeed(step: number, seed = 0): BigInt64Array {
+  return BigInt64Array.of(BigInt(seed) * 1_000_003n + BigInt(step));
+}
+
+const A = (site: SiteInfo) => `${site.path}.lora_A`;
+const B = (site: SiteInfo) => `${site.path}.lora_B`;
+
+/**
+ * LoRA (Hu et al. 2021). A [nIn, r] is kaiming-uniform(a = sqrt 5) as torch's nn.Linear, B [r, nOut] zeros.
+ * The output is y + (alpha / r) * (x A) B; dropout (train only) acts on x before A.
+ */
+export const lora: PeftMethod<LoraConfig> = {
+  name: "lora",
+  prefix: "lora_",
+  defaults: LORA_DEFAULTS,
+  validate: validateLora,
+  init(params, site, cfg, rng) {
+    params.add(A(site), [site.nIn, cfg.rank], kaimingUniform(rng, site.nIn * cfg.rank, site.nIn), { trainable: true });
+    params.add(B(site), [cfg.rank, site.nOut], new Float32Array(cfg.rank * site.nOut), { trainable: true });
+  },
+  adapt({ g, bind, site, x, y, train, runInput }, cfg) {
+    const scale = cfg.alpha / cfg.rank;
+    // q, k and v share one input value, so the salt comes from the site path, not from x's name.
+    const xin = train && cfg.dropout > 0
+      ? g.dropout(x, cfg.dropout, runInput(LORA_SEED_INPUT, [], "int64"), fnv1a(`${site.path}/lora_dropout`))
+      : x;
+    // Scale the rank-r intermediate, the smallest tensor on the path.
+    let h = g.MatMul(xin, bind.get(A(site)));
+    if (scale !== 1) h = g.Mul(h, g.scalar(scale, h.dtype));
+    return g.Add(y, g.MatMul(h, bind.get(B(site))));
+  },
+  delta(params: ParameterStore, site, cfg) {
+    return lowRankProduct(params.get(A(site)).data, params.get(B(site)).data, site.nIn, cfg.rank, site.nOut, cfg.alpha / cfg.rank);
+  },
+};
+
+/** scale * A B for A [n, r], B [r, m], row-major, accumulated in float64. */
+export function lowRankProduct(a: Float32Array, b: Float32Array, n: number, r: number, m: number, scale: number): Float32Array {
+  const out = new Float32Array(n * m);
+  const row = new Float64Array(m);
+  for (let i = 0; i < n; i++) {
+    row.fill(0);
+    for (let k = 0; k < r; k++) {
+      const aik = a[i * r + k]!;
+      if (aik === 0) continue;
+      const off = k * m;
+      for (let j = 0; j < m; j++) row[j]! += aik * b[off + j]!;
+    }
+    for (let j = 0; j < m; j++) out[i * m + j] = scale * row[j]!;
+  }
+  return out;
+}

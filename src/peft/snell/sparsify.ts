@@ -1,0 +1,34 @@
+/**
+ * @file Competition-based sparsification of a kernel matrix K: entries whose |K| is at or below the
+ * per-matrix quantile t are zeroed. Hard form (authors' code): dW = K * stopgrad(|K| * [|K| > t]);
+ * soft form (paper Eq. 5): dW = K * max(|K| - t, 0).
+ */
+import type { GraphBuilder } from "../../ir/builder.js";
+import type { Value } from "../../ir/value.js";
+import { thresholdOf, type ThresholdOptions } from "./threshold-graph.js";
+
+export interface SparsifyOptions extends ThresholdOptions {
+  soft?: boolean;
+}
+
+export interface SparsifyResult {
+  dW: Value;
+  /** Scalar bool: the threshold's sample bracket held (see threshold-graph.ts); null when s = 0. */
+  ok: Value | null;
+}
+
+/**
+ * Sparsifies K at sparsity s (a build-time number, or a fed float32 scalar). s = 0 returns K itself;
+ * with a fed s, s <= 0 selects K at run time.
+ */
+export function sparsify(g: GraphBuilder, K: Value, s: number | Value, opts: SparsifyOptions = {}): SparsifyResult {
+  if (typeof s === "number" && s <= 0) return { dW: K, ok: null };
+  const mag = g.stopGradient(g.Abs(K));
+  const { t, ok } = thresholdOf(g, mag, s, opts);
+  const zero = g.scalar(0, K.dtype);
+  // t carries no gradient in either form; in the soft form |K| does.
+  const mult = opts.soft ? g.Relu(g.Sub(g.Abs(K), g.stopGradient(t))) : g.Where(g.Greater(mag, t), mag, zero);
+  const dW = g.Mul(K, mult);
+  if (typeof s === "number") return { dW, ok };
+  return { dW: g.Where(g.LessOrEqual(s, g.scalar(0, s.dtype)), K, dW), ok };
+}

@@ -1,0 +1,143 @@
+/** @file Seeded dropout and drop-path: reproducible masks, keep rate, inverted scaling and gradients. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { grad } from "../../src/autodiff/grad.js";
+import { ConfigError } from "../../src/errors.js";
+import { GraphBuilder } from "../../src/ir/builder.js";
+import { fnv1a, hashBits } from "../../src/ir/ops/random.js";
+import { CompiledGraph } from "../../src/runtime/compiled.js";
+import { gradCheck } from "../helpers/gradcheck.js";
+
+const N = 10_000;
+
+/** A graph computing dropout(ones) and its gradient for ones upstream; built afresh per call. */
+async function dropoutGraph(p: number, shape = [N], kind: "dropout" | "dropPath" = "dropout") {
+  const g = new GraphBuilder();
+  const x = g.input("x", shape);
+  const seed = g.input("seed", [], "int64");
+  const y = g.output(kind === "dropout" ? g.dropout(x, p, seed) : g.dropPath(x, p, seed), "y");
+  const loss = g.ReduceSum(y, shape.map((_, i) => i), 0);
+  g.output(grad(g, loss, [x])[0]!);
+  const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+  const ones = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1);
+  const run = async (s: bigint) => {
+    const out = await c.run({ x: ones, seed: BigInt64Array.of(s) });
+    return { y: out.y!.data as Float32Array, dx: out.x_grad!.data as Float32Array };
+  };
+  return { run, release: () => c.release() };
+}
+
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** The hash of src/ir/ops/random.ts in BigInt arithmetic: ORT must reproduce it bit for bit. */
+function hashRef(seed: bigint, salt: number, pos: number): bigint {
+  const M = 2n ** 31n;
+  const m31 = (v: bigint) => ((v % M) + M) % M;
+  const sq = (x: bigint, w: bigint) => m31((x * x + w) / 2n ** 16n);
+  const [k0c, k1c, k2c, k3c] = [0x2c1b3c6dn, 0x297a2d39n, 0x3b9f4f6bn, 0x1ed3a0a9n];
+  const k0 = m31(m31(seed) * k1c + m31(m31(BigInt(salt)) * k3c + k0c));
+  const key = m31(sq(sq(sq(k0, k2c), k0c), k3c) * 2n + 1n);
+  const y = m31(BigInt(pos) * key), z = m31(y + key);
+  let x = sq(y, y);
+  for (const w of [z, y, z, y]) x = sq(x, w);
+  return x;
+}
+
+describe("seeded dropout", () => {
+  test("the mask is a pure function of the seed: same seed, same mask, across separately compiled graphs", async () => {
+    const a = await dropoutGraph(0.25), b = await dropoutGraph(0.25);
+    const [m1, m2, m3] = [await a.run(7n), await a.run(7n), await b.run(7n)];
+    assert.ok(same(m1.y, m2.y) && same(m1.y, m3.y));
+    const other = await a.run(8n);
+    const differ = other.y.filter((v, i) => v !== m1.y[i]).length;
+    // independent masks at p = 0.25 disagree on 2·p·(1-p) = 37.5% of elements
+    assert.ok(Math.abs(differ / N - 0.375) < 0.03, `seeds 7 and 8 differ on ${differ} of ${N}`);
+    await a.release(); await b.release();
+  });
+
+  test("keeps about 1-p of the elements and scales them by 1/(1-p); the gradient is mask·scale", async () => {
+    for (const p of [0.1, 0.5, 0.9]) {
+      const d = await dropoutGraph(p);
+      for (const seed of [0n, 123456789n, -5n]) {
+        const { y, dx } = await d.run(seed);
+        const kept = y.filter((v) => v !== 0).length;
+        assert.ok(Math.abs(kept / N - (1 - p)) < 0.02, `p ${p} seed ${seed}: kept ${kept} of ${N}`);
+        assert.ok(y.every((v) => v === 0 || Math.abs(v - 1 / (1 - p)) < 1e-6), "kept values are 1/(1-p)");
+        assert.ok(same(y, dx), "d dropout(x)/dx = mask·scale");
+      }
+      await d.release();
+    }
+  });
+
+  test("ORT computes the int64 hash exactly (matches a BigInt reference)", async () => {
+    const g = new GraphBuilder();
+    const seed = g.input("seed", [1], "int64");
+    g.output(hashBits(g, seed, [3, 100], 99), "h");
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    for (const s of [0n, 1n, 2n ** 40n + 3n, -77n]) {
+      const h = (await c.run({ seed: BigInt64Array.of(s) })).h!.data as BigInt64Array;
+      for (let i = 0; i < h.length; i++) assert.equal(h[i], hashRef(s, 99, i), `seed ${s} position ${i}`);
+    }
+    await c.release();
+  });
+
+  test("two dropout sites fed one seed draw different masks (salt from the value name)", async () => {
+    assert.notEqual(fnv1a("a"), fnv1a("b"));
+    const g = new GraphBuilder();
+    const seed = g.input("seed", [], "int64");
+    const ones = g.input("ones", [N]);
+    g.output(g.dropout(g.Identity(ones), 0.5, seed), "y1");
+    g.output(g.dropout(g.Identity(ones), 0.5, seed), "y2");
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    const out = await c.run({ seed: BigInt64Array.of(3n), ones: new Float32Array(N).fill(1) });
+    const [y1, y2] = [out.y1!.data as Float32Array, out.y2!.data as Float32Array];
+    const differ = y1.filter((v, i) => v !== y2[i]).length;
+    assert.ok(Math.abs(differ / N - 0.5) < 0.03, `sites differ on ${differ} of ${N}`);
+    await c.release();
+  });
+
+  test("p = 0 is the identity (no nodes), and p outside [0, 1) is refused", () => {
+    const g = new GraphBuilder();
+    const x = g.input("x", [4]);
+    const seed = g.input("seed", [], "int64");
+    assert.equal(g.dropout(x, 0, seed), x);
+    assert.equal(g.dropPath(x, 0, seed), x);
+    assert.equal(g.nodes.length, 0);
+    assert.throws(() => g.dropout(x, 1, seed), (e: Error) => e instanceof ConfigError && /"x".*got 1/.test(e.message));
+    assert.throws(() => g.dropPath(x, -0.1, seed), ConfigError);
+  });
+
+  test("gradient matches central differences (float64)", async () => {
+    const { maxError, checked } = await gradCheck(
+      (g, [x, s]) => g.dropout(g.Mul(x!, x!), 0.4, s!),
+      [{ shape: [6, 7] }, { shape: [], values: [2024], dtype: "int64" }],
+    );
+    assert.equal(checked, 42);
+    assert.ok(maxError < 1e-7, `max error ${maxError}`);
+  });
+});
+
+describe("seeded drop-path", () => {
+  test("drops whole samples with probability p, reproducibly", async () => {
+    const d = await dropoutGraph(0.3, [2000, 2, 3], "dropPath");
+    const a = await d.run(11n), b = await d.run(11n), c = await d.run(12n);
+    assert.ok(same(a.y, b.y) && !same(a.y, c.y));
+    let kept = 0;
+    for (let s = 0; s < 2000; s++) {
+      const row = a.y.subarray(s * 6, s * 6 + 6);
+      assert.ok(row.every((v) => v === row[0]), `sample ${s} is dropped or kept as a whole`);
+      if (row[0] !== 0) { kept++; assert.ok(Math.abs(row[0]! - 1 / 0.7) < 1e-6); }
+    }
+    assert.ok(Math.abs(kept / 2000 - 0.7) < 0.04, `kept ${kept} of 2000`);
+    assert.ok(same(a.y, a.dx), "gradient is mask·scale");
+    await d.release();
+  });
+
+  test("gradient matches central differences (float64)", async () => {
+    const { maxError } = await gradCheck(
+      (g, [x, s]) => g.dropPath(x!, 0.5, s!),
+      [{ shape: [8, 3] }, { shape: [1], values: [5], dtype: "int64" }],
+    );
+    assert.ok(maxError < 1e-7, `max error ${maxError}`);
+  });
+});
