@@ -23,6 +23,8 @@ interface Lane {
   worker: Worker;
   ready: Promise<void>;
   busy: number;
+  /** Why the worker stopped; a dead lane gets no more work. */
+  dead: Error | null;
 }
 
 /** Worker threads that decode whole batches; tasks go to the least busy lane. */
@@ -41,7 +43,7 @@ export class DecodePool {
     const worker = spawn();
     let onReady!: () => void;
     let onFail!: (e: Error) => void;
-    const lane: Lane = { worker, busy: 0, ready: new Promise<void>((res, rej) => ((onReady = res), (onFail = rej))) };
+    const lane: Lane = { worker, busy: 0, dead: null, ready: new Promise<void>((res, rej) => ((onReady = res), (onFail = rej))) };
     lane.ready.catch(() => undefined);
     worker.on("message", (msg: WorkerReply | "ready") => {
       if (msg === "ready") {
@@ -56,8 +58,8 @@ export class DecodePool {
       if (msg.ok) p.resolve(msg.batch);
       else p.reject(msg.format ? new FormatError(msg.message) : new RuntimeError(`decode worker failed: ${msg.message}`));
     });
-    worker.on("error", (err) => {
-      const e = new RuntimeError(`decode worker crashed: ${err.message}`, { cause: err });
+    const fail = (e: Error) => {
+      lane.dead ??= e;
       onFail(e);
       for (const [id, p] of this.pending) {
         if (p.lane === lane) {
@@ -65,6 +67,10 @@ export class DecodePool {
           p.reject(e);
         }
       }
+    };
+    worker.on("error", (err) => fail(new RuntimeError(`decode worker crashed: ${err.message}`, { cause: err })));
+    worker.on("exit", (code) => {
+      if (!this.closed) fail(new RuntimeError(`decode worker exited with code ${code}`));
     });
     // Stays referenced until it reports ready, so awaiting start-up keeps the process alive.
     return lane;
@@ -79,7 +85,9 @@ export class DecodePool {
   /** Decodes a batch on the least busy worker. */
   async run(req: BatchRequest): Promise<DecodedBatch> {
     if (this.closed) throw new RuntimeError("DecodePool is closed");
-    const lane = this.lanes.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.lanes.filter((l) => !l.dead);
+    if (live.length === 0) throw this.lanes[0]!.dead!;
+    const lane = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     lane.busy++;
     this.refState(lane);
     try {
@@ -87,6 +95,10 @@ export class DecodePool {
     } catch (e) {
       lane.busy--;
       throw e;
+    }
+    if (lane.dead) {
+      lane.busy--;
+      throw lane.dead;
     }
     const id = this.nextId++;
     return new Promise<DecodedBatch>((resolve, reject) => {

@@ -7,6 +7,7 @@ import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import type { SiteInfo } from "../peft/method.js";
+import { fnv1a } from "../ir/ops/random.js";
 import { truncNormal, type Rng } from "../random.js";
 
 /** Architecture of a ViT with a class token, pre-norm blocks and a linear head (timm's VisionTransformer defaults). */
@@ -122,13 +123,29 @@ export interface VitForwardOptions {
   adapt?: SiteHook;
   /** Return the pooled, normalised class token [B, D] instead of logits (timm's pre_logits). */
   features?: boolean;
+  /**
+   * Stochastic depth for training graphs (timm's drop_path_rate): block i drops each sample's
+   * residual branches with probability rate * i / (depth - 1); masks hash `seed` (int64, fed per step).
+   */
+  dropPath?: { rate: number; seed: Value };
 }
 
 /** Graph-building context shared by the layer helpers below. */
 class Ctx {
   readonly sites: Map<string, SiteInfo>;
-  constructor(readonly g: GraphBuilder, readonly bind: ParamBinder, readonly cfg: VitConfig, readonly adapt?: SiteHook) {
+  readonly adapt?: SiteHook;
+  constructor(readonly g: GraphBuilder, readonly bind: ParamBinder, readonly cfg: VitConfig, readonly opts: VitForwardOptions) {
     this.sites = new Map(vitSites(cfg).map((s) => [s.path, s]));
+    this.adapt = opts.adapt;
+  }
+
+  /** A residual branch [B*T, D] through block i's DropPath (identity in eval graphs and at rate 0). */
+  dropPath(i: number, which: 1 | 2, branch: Value, B: number): Value {
+    const dp = this.opts.dropPath;
+    const p = dp && this.cfg.depth > 1 ? (dp.rate * i) / (this.cfg.depth - 1) : 0;
+    if (!dp || p === 0) return branch;
+    const name = `blocks.${i}.drop_path${which}`, T = numTokens(this.cfg), D = this.cfg.embedDim;
+    return this.g.scope(name, () => this.g.Reshape(this.g.dropPath(this.g.Reshape(branch, [B, T, D]), p, dp.seed, fnv1a(name)), [B * T, D]));
   }
 
   /** timm's nn.Linear on rows [M, in] with the weight kept [out, in]: one Gemm(transB), no transposed copy. */
@@ -196,8 +213,8 @@ function encode(c: Ctx, images: Value): Value {
   const B = images.shape[0]!;
   let x = embed(c, images);
   for (let i = 0; i < c.cfg.depth; i++) {
-    x = c.g.Add(x, attention(c, i, c.norm(`blocks.${i}.norm1`, x), B));
-    x = c.g.Add(x, mlp(c, i, c.norm(`blocks.${i}.norm2`, x)));
+    x = c.g.Add(x, c.dropPath(i, 1, attention(c, i, c.norm(`blocks.${i}.norm1`, x), B), B));
+    x = c.g.Add(x, c.dropPath(i, 2, mlp(c, i, c.norm(`blocks.${i}.norm2`, x)), B));
   }
   return x;
 }
@@ -215,14 +232,14 @@ function head(c: Ctx, pooled: Value, features: boolean): Value {
 
 /** timm's forward_features: normalised tokens [B, T, D], class token first. */
 export function forwardFeatures(g: GraphBuilder, bind: ParamBinder, cfg: VitConfig, images: Value, opts: VitForwardOptions = {}): Value {
-  const c = new Ctx(g, bind, cfg, opts.adapt);
+  const c = new Ctx(g, bind, cfg, opts);
   const x = c.norm("norm", encode(c, images));
   return g.Reshape(x, [images.shape[0]!, numTokens(cfg), cfg.embedDim]);
 }
 
 /** timm's forward_head: class-token pooling then the head; `features` returns the pooled [B, D]. */
 export function forwardHead(g: GraphBuilder, bind: ParamBinder, cfg: VitConfig, tokens: Value, opts: VitForwardOptions = {}): Value {
-  const c = new Ctx(g, bind, cfg, opts.adapt);
+  const c = new Ctx(g, bind, cfg, opts);
   return head(c, clsRows(g, tokens), opts.features ?? false);
 }
 
@@ -236,7 +253,7 @@ export function forwardHead(g: GraphBuilder, bind: ParamBinder, cfg: VitConfig, 
  * const logits = vitForward(g, new ParamBinder(g, params), cfg, g.input("images", [8, 3, 224, 224]));
  */
 export function vitForward(g: GraphBuilder, bind: ParamBinder, cfg: VitConfig, images: Value, opts: VitForwardOptions = {}): Value {
-  const c = new Ctx(g, bind, cfg, opts.adapt);
+  const c = new Ctx(g, bind, cfg, opts);
   const x = encode(c, images);
   const pooled = c.norm("norm", clsRows(g, g.Reshape(x, [images.shape[0]!, numTokens(cfg), cfg.embedDim])));
   return head(c, pooled, opts.features ?? false);

@@ -19,7 +19,25 @@ export interface WriteOptions {
   weights?: "graph" | "inputs" | "auto";
   /** Initializers at most this many bytes always stay in the graph (small constants). */
   smallBytes?: number;
+  /**
+   * Write initializers as ONNX external data (TensorProto.data_location = EXTERNAL) instead of inside
+   * the model, for exporting models past the protobuf limit. Takes precedence over weights: "auto".
+   */
+  externalData?: ExternalDataOptions;
 }
+
+/** Where external tensor bytes go; `saveModel` (src/onnx/external-data.ts) streams them to a side file. */
+export interface ExternalDataOptions {
+  /** The side file's name relative to the model file, written into each tensor's "location". */
+  location: string;
+  /** Receives the side file's bytes in order (tensor data and alignment padding), one tensor at a time. */
+  write: (chunk: Uint8Array) => void;
+  /** Initializers of at most this many bytes stay inside the model (default 1024). */
+  threshold?: number;
+}
+
+/** Tensor offsets in an external data file are aligned to this many bytes (mmap-friendly reads). */
+export const EXTERNAL_ALIGN = 64;
 
 export interface WrittenModel {
   bytes: Uint8Array;
@@ -91,7 +109,15 @@ export function writeModel(g: GraphBuilder, opts: WriteOptions = {}): WrittenMod
 
   const smallBytes = opts.smallBytes ?? 1 << 16;
   const total = inits.reduce((s, v) => s + numel(v.shape) * BYTES_PER_ELEMENT[v.dtype], 0);
-  const asInputs = opts.weights === "inputs" || ((opts.weights ?? "auto") === "auto" && total > PROTOBUF_LIMIT);
+  const ext = opts.externalData;
+  const asInputs = opts.weights === "inputs" || ((opts.weights ?? "auto") === "auto" && !ext && total > PROTOBUF_LIMIT);
+  if (!asInputs && !ext && total > PROTOBUF_LIMIT) {
+    throw new ConfigError(
+      `graph "${g.name}": ${(total / 2 ** 30).toFixed(2)} GiB of initializers pass the 2 GiB protobuf limit with weights: "graph"; ` +
+        `use weights: "auto" or "inputs", or externalData (saveModel)`,
+    );
+  }
+  let extOffset = 0;
   const weightFeeds: WrittenModel["weightFeeds"] = new Map();
   const initializer = [];
   for (const v of inits) {
@@ -99,6 +125,25 @@ export function writeModel(g: GraphBuilder, opts: WriteOptions = {}): WrittenMod
     const data = materialise(v);
     if (asInputs && bytes > smallBytes) {
       weightFeeds.set(v.name, { data, shape: v.shape, dtype: v.dtype });
+      continue;
+    }
+    if (ext && bytes > (ext.threshold ?? 1024)) {
+      const pad = (EXTERNAL_ALIGN - (extOffset % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+      if (pad) ext.write(new Uint8Array(pad));
+      extOffset += pad;
+      ext.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      initializer.push({
+        name: v.name,
+        dims: [...v.shape],
+        dataType: ONNX_DTYPE[v.dtype],
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: "location", value: ext.location },
+          { key: "offset", value: String(extOffset) },
+          { key: "length", value: String(data.byteLength) },
+        ],
+      });
+      extOffset += data.byteLength;
       continue;
     }
     initializer.push({

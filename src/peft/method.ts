@@ -46,6 +46,8 @@ export interface PeftMethod<C extends { method: string }> {
   /** Every parameter this method adds has a last path component starting with this ("snell_"). */
   readonly prefix: string;
   readonly defaults: Omit<C, "method">;
+  /** Optional: config fields accepted without a default (parsePeftConfig rejects other unknown fields). */
+  readonly optionalFields?: readonly string[];
   /** Throws ConfigError naming the field. */
   validate(cfg: C): void;
   /** Adds the method's parameters for one site to the store (initialised with `rng`). */

@@ -1,5 +1,5 @@
 /** @file Classification metrics: top-k accuracy from logits, running means, and last-vs-best accuracy. */
-import { ConfigError, ShapeError } from "../errors.js";
+import { ConfigError, RuntimeError, ShapeError } from "../errors.js";
 
 /**
  * 0-based rank of class `label` in one row of logits, highest first. Ties are broken towards the lower
@@ -92,6 +92,19 @@ export class RunningMean {
   get count(): number { return this.weight; }
   /** Clears the mean for the next epoch. */
   reset(): void { this.sum = 0; this.weight = 0; this.last = NaN; }
+}
+
+/**
+ * Throws when a step's loss is NaN or infinite (the authors' engine.py exits there too), naming where it
+ * happened; the trainer should keep the last good checkpoint and not write a new one.
+ */
+export function assertFiniteLoss(loss: number, where: { epoch: number; step: number; lr?: number }): void {
+  if (Number.isFinite(loss)) return;
+  const lr = where.lr === undefined ? "" : ` at lr ${where.lr.toExponential(3)}`;
+  throw new RuntimeError(
+    `training loss is ${loss} in epoch ${where.epoch + 1}, step ${where.step + 1}${lr}; stopping. ` +
+    `The last checkpoint holds the last good state: resume from it with a lower lr, or enable gradient clipping`,
+  );
 }
 
 /** One evaluation result. */

@@ -85,10 +85,9 @@ export async function writeFgvc(
   const maps: Record<string, Record<string, number>> = { train: {}, val: {}, test: {} };
   let seed = 100;
   for (const split of Object.keys(maps)) {
-    ids.forEach((id, c) => {
+    for (const id of ids) {
       for (let i = 0; i < perClass; i++) maps[split]![`${String(id).padStart(3, "0")}.cls/${split}_${i}.png`] = id;
-      void c;
-    });
+    }
     for (const [rel, id] of Object.entries(maps[split]!)) await writePng(join(dir, imageRoot, rel), 12, 10, 3, classPixel(ids.indexOf(id), seed++));
     writeFileSync(join(dir, `${split}.json`), JSON.stringify(maps[split]));
   }

@@ -163,3 +163,29 @@ describe("ViT gradients", () => {
     await c.release();
   });
 });
+
+describe("stochastic depth", () => {
+  async function logitsWith(rate: number, seed: bigint) {
+    const ps = fixtureParams();
+    const g = new GraphBuilder();
+    const x = g.input("images", ref.input_shape);
+    const s = g.input("seed", [], "int64");
+    g.output(vitForward(g, new ParamBinder(g, ps), cfg, x, { dropPath: { rate, seed: s } }), "out");
+    g.output(g.Identity(s), "seed_out"); // keeps the seed an input even when unused
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    const out = (await c.run({ images: input, seed: BigInt64Array.from([seed]) })).out!.data as Float32Array;
+    await c.release();
+    return { out, dropNodes: g.nodes.filter((n) => n.name.includes("drop_path")).length };
+  }
+
+  test("rate 0 adds nothing; rate > 0 changes the logits only through blocks past the first, the same way for the same seed", async () => {
+    const off = await logitsWith(0, 1n);
+    assert.equal(off.dropNodes, 0);
+    assert.ok(maxDiff(off.out, ref.logits.flat()) < 1e-4);
+    const a = await logitsWith(0.9, 7n), b = await logitsWith(0.9, 7n);
+    assert.ok(a.dropNodes > 0);
+    assert.equal(maxDiff(a.out, b.out), 0, "a seed reproduces its masks");
+    const seeds = await Promise.all([1n, 2n, 3n, 4n, 5n].map((s) => logitsWith(0.9, s)));
+    assert.ok(seeds.some((r) => maxDiff(r.out, ref.logits.flat()) > 1e-3), "some seed drops a branch");
+  });
+});

@@ -1,8 +1,8 @@
 /** @file Metrics: top-k with ties and NaN, running mean, and the last-vs-best tracker the authors' max accuracy needs. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, ShapeError } from "../../src/errors.js";
-import { AccuracyMeter, AccuracyTracker, RunningMean, labelRank, topKCounts } from "../../src/train/metrics.js";
+import { ConfigError, RuntimeError, ShapeError } from "../../src/errors.js";
+import { AccuracyMeter, assertFiniteLoss, AccuracyTracker, RunningMean, labelRank, topKCounts } from "../../src/train/metrics.js";
 
 describe("top-k accuracy", () => {
   test("ranks count strictly greater logits, and ties go to the lower class index", () => {
@@ -71,4 +71,11 @@ describe("AccuracyTracker", () => {
     assert.deepEqual(back.toJSON(), t.toJSON());
     assert.match(t.describe(), /last: top-1 65\.00% .*epoch 31.*best: top-1 70\.00% \(epoch 11; the maximum/);
   });
+});
+
+test("a non-finite loss stops with an error naming epoch, step and lr", () => {
+  assertFiniteLoss(0.5, { epoch: 0, step: 0 });
+  assert.throws(() => assertFiniteLoss(Infinity, { epoch: 2, step: 9, lr: 1e-3 }),
+    (e: unknown) => e instanceof RuntimeError && /loss is Infinity in epoch 3, step 10 at lr 1\.000e-3/.test(e.message));
+  assert.throws(() => assertFiniteLoss(NaN, { epoch: 0, step: 0 }), /loss is NaN/);
 });

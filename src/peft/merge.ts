@@ -1,0 +1,65 @@
+/**
+ * @file merge(): folds each adapted site's dense update dW into the frozen weight (W0 + dW), giving a
+ * plain ViT state dict. q, k and v are written back into their thirds of timm's fused qkv.
+ */
+import { ConfigError, InternalError } from "../errors.js";
+import { ParameterStore } from "../ir/parameters.js";
+import type { PeftModel } from "./apply.js";
+import type { SiteInfo } from "./method.js";
+import type { GenericPeftConfig } from "./registry.js";
+
+/** The backbone weight a site's linear lives in, and the first output row it owns. */
+export function siteWeight(site: SiteInfo): { key: string; rowOffset: number } {
+  const m = /^(blocks\.\d+\.attn)\.(q|k|v)$/.exec(site.path);
+  if (m) return { key: `${m[1]}.qkv.weight`, rowOffset: "qkv".indexOf(m[2]!) * site.nOut };
+  return { key: `${site.path}.weight`, rowOffset: 0 };
+}
+
+/** True when `pm`'s adapters can be folded into the weights (no adapted site, or the method defines `delta`). */
+export function canMerge(pm: PeftModel): boolean {
+  return pm.sites.length === 0 || typeof pm.method.delta === "function";
+}
+
+/**
+ * Dense weights of the adapted model: every backbone parameter (trained ones with their current
+ * values) with W0 + dW at each adapted site, all frozen; the method's own tensors are dropped.
+ * Throws ConfigError for methods whose update is not a linear change of the weights (Adapter).
+ *
+ * @example
+ * const dense = merge(pm);   // a ParameterStore with timm keys, ready for vitForward or exportOnnx
+ */
+export function merge(pm: PeftModel): ParameterStore {
+  if (!canMerge(pm)) {
+    throw new ConfigError(`merge: method "${pm.method.name}" defines no delta(); its adapter is not a linear update of the weights (e.g. down, GELU, up) and cannot be merged. Export the unmerged model instead (exportOnnx with merge: false)`);
+  }
+  const cfg = pm.config as unknown as GenericPeftConfig;
+  const out = new ParameterStore();
+  for (const n of pm.baseNames) {
+    const p = pm.params.get(n);
+    out.add(n, p.shape, p.data, { trainable: false, decay: p.decay });
+  }
+  const copied = new Set<string>();
+  for (const site of pm.sites) {
+    const dW = pm.method.delta!(pm.params, site, cfg);
+    if (dW.length !== site.nIn * site.nOut) {
+      throw new InternalError(`merge: ${pm.method.name}.delta for "${site.path}" returned ${dW.length} values, expected nIn*nOut = ${site.nIn}*${site.nOut}`);
+    }
+    const { key, rowOffset } = siteWeight(site);
+    const w = out.get(key);
+    if (w.shape.length !== 2 || w.shape[1] !== site.nIn || w.shape[0]! < rowOffset + site.nOut) {
+      throw new InternalError(`merge: weight "${key}" [${w.shape.join(", ")}] does not hold site "${site.path}" (${site.nIn} -> ${site.nOut} at row ${rowOffset})`);
+    }
+    // Copy once: the base model shares these arrays.
+    if (!copied.has(key)) {
+      out.set(key, Float32Array.from(w.data));
+      copied.add(key);
+    }
+    const W = w.data, nIn = site.nIn, nOut = site.nOut;
+    // W is [out, in] (timm); dW is [in, out].
+    for (let o = 0; o < nOut; o++) {
+      const row = (rowOffset + o) * nIn;
+      for (let i = 0; i < nIn; i++) W[row + i]! += dW[i * nOut + o]!;
+    }
+  }
+  return out;
+}
