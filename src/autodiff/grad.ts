@@ -8,6 +8,7 @@ import type { GraphBuilder } from "../ir/builder.js";
 import { OPS, type OpName } from "../ir/ops/index.js";
 import { fmt } from "../ir/shape.js";
 import type { Node, Value } from "../ir/value.js";
+import { Rematerializer } from "./remat.js";
 import { unbroadcast } from "./unbroadcast.js";
 
 export interface GradOptions {
@@ -65,6 +66,7 @@ export function grad(g: GraphBuilder, y: Value, wrt: readonly Value[], opts: Gra
   };
 
   const nodes = g.nodes.filter((n) => onPath.has(n) && n.outputs.some((o) => dep.has(o)));
+  const remat = g.recomputed.size ? new Rematerializer(g) : null;
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i]!;
     const def = OPS[node.type as OpName];
@@ -77,7 +79,9 @@ export function grad(g: GraphBuilder, y: Value, wrt: readonly Value[], opts: Gra
     const rule = def.vjp;
     const grads = g.withScope(`${node.name}_grad`, () => {
       const dy = node.outputs.map((o, k) => dys[k] ?? g.zeros(o.shape, o.dtype));
-      return rule({ g, node, x: node.inputs, y: node.outputs, dy, attrs: node.attrs, needs });
+      // Rematerialised values: the rule reads clones emitted here, after dy exists.
+      const view = remat?.active ? remat.view(node, dy[0]!) : { x: node.inputs, y: node.outputs };
+      return rule({ g, node, x: view.x, y: view.y, dy, attrs: node.attrs, needs });
     });
     node.inputs.forEach((x, k) => {
       const d = grads[k];

@@ -1,6 +1,7 @@
 /** @file GraphBuilder: writes ONNX graphs like model code, inferring shapes as it goes. */
 import { ConfigError, ShapeError, unknownName } from "../errors.js";
 import { fromNumbers, numel, type DType, type TypedArray } from "./dtype.js";
+import { CUSTOM_RULES, type CustomRule } from "./op.js";
 import { OPS } from "./ops/index.js";
 import { dropout, dropPath } from "./ops/random.js";
 import { fmt } from "./shape.js";
@@ -24,6 +25,8 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private readonly scopes: string[] = [];
   private readonly constCache = new Map<string, Value>();
+  /** Values autodiff recomputes for the backward instead of keeping alive (see autodiff/remat.ts). */
+  readonly recomputed = new Set<Value>();
 
   constructor(readonly name = "snell") {}
 
@@ -250,16 +253,53 @@ export class GraphBuilder {
   /** Blocks the gradient: the value is used as a constant by autodiff. */
   stopGradient(x: Value): Value { return this.one("StopGradient", [x]); }
 
+  /**
+   * Marks `x` for rematerialisation: gradient rules read a copy of its subgraph emitted in the
+   * backward (after the gradient reaching it exists), so the forward copy and its large
+   * intermediates die after their last forward use. Meant for values computed from parameters only.
+   */
+  recompute(x: Value): Value {
+    this.recomputed.add(x);
+    return x;
+  }
+
   /** x @ w + b with w stored [in, out]. */
   linear(x: Value, w: Value, b: Value | null): Value {
     const y = this.MatMul(x, w);
     return b ? this.Add(y, b) : y;
   }
 
-  /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), as timm's nn.GELU. */
+  /**
+   * y = f(xs) differentiated by `vjp` instead of through f's nodes: f's intermediates die after the
+   * forward, and the backward recomputes what it needs from xs (rematerialisation).
+   *
+   * @example
+   * const y = g.customVjp([x], (g, [x]) => g.Exp(x), (g, [x], y, dy) => [g.Mul(dy, y)]);
+   */
+  customVjp(xs: readonly Value[], f: (g: GraphBuilder, xs: Value[]) => Value, vjp: CustomRule): Value {
+    const inner = f(this, xs.map((x) => this.stopGradient(x)));
+    const y = this.op("CustomGrad", [inner, ...xs])[0]!;
+    CUSTOM_RULES.set(y.producer!, vjp);
+    return y;
+  }
+
+  /**
+   * Exact GELU, x Φ(x) = 0.5 x (1 + erf(x / sqrt 2)), as timm's nn.GELU. Its backward,
+   * dy (Φ(x) + x φ(x)), is recomputed from x, so only x stays alive for it (as in torch).
+   */
   gelu(x: Value): Value {
-    const e = this.Erf(this.Mul(x, this.scalar(Math.SQRT1_2, x.dtype)));
-    return this.Mul(this.Mul(x, this.scalar(0.5, x.dtype)), this.Add(e, this.scalar(1, x.dtype)));
+    const dt = x.dtype;
+    return this.customVjp(
+      [x],
+      (g, [v]) => g.Mul(v!, g.Mul(g.Add(g.Erf(g.Mul(v!, g.scalar(Math.SQRT1_2, dt))), g.scalar(1, dt)), g.scalar(0.5, dt))),
+      (g, [v], _y, dy) => {
+        // Written differently from the forward (Div, not Mul) so ORT's common-subexpression
+        // elimination cannot merge the two and keep the forward's erf alive until the backward.
+        const cdf = g.Mul(g.Add(g.Erf(g.Div(v!, g.scalar(Math.SQRT2, dt))), g.scalar(1, dt)), g.scalar(0.5, dt));
+        const pdf = g.Mul(g.Exp(g.Mul(g.Mul(v!, v!), g.scalar(-0.5, dt))), g.scalar(1 / Math.sqrt(2 * Math.PI), dt));
+        return [g.Mul(dy, g.Add(cdf, g.Mul(v!, pdf)))];
+      },
+    );
   }
 
   /** A zero tensor of a static shape, broadcast from one scalar (no large initializer). */

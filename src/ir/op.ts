@@ -36,6 +36,8 @@ export type VjpFn = (ctx: VjpContext) => (Value | null)[];
 export interface OpDef {
   /** The ONNX op_type this op emits (domain "" only). */
   readonly onnx: string;
+  /** How many leading inputs ONNX sees; the rest are autodiff-only edges (CustomGrad). Default: all. */
+  readonly onnxInputs?: number;
   /** Attribute names whose numbers are ONNX FLOAT (others are INT). */
   readonly floatAttrs?: readonly string[];
   readonly infer: (ctx: InferContext) => OutSpec[];
@@ -46,3 +48,9 @@ export interface OpDef {
 export function defineOp(type: string, def: Omit<OpDef, "onnx"> & { onnx?: string }): OpDef {
   return { onnx: def.onnx ?? type, ...def };
 }
+
+/** A gradient rule supplied at graph-build time for one CustomGrad node (see GraphBuilder.customVjp). */
+export type CustomRule = (g: GraphBuilder, xs: readonly Value[], y: Value, dy: Value) => (Value | null)[];
+
+/** CustomGrad nodes and their rules; kept beside the graph because ONNX attributes cannot hold code. */
+export const CUSTOM_RULES = new WeakMap<Node, CustomRule>();

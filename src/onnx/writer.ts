@@ -79,6 +79,12 @@ function attribute(op: OpName, name: string, value: unknown) {
   throw new InternalError(`attribute ${op}.${name} has unsupported value ${String(value)}`);
 }
 
+/** The inputs ONNX sees (CustomGrad's extra inputs exist for autodiff only). */
+function onnxInputs(n: Node): readonly (Value | null)[] {
+  const k = OPS[n.type as OpName].onnxInputs;
+  return k === undefined ? n.inputs : n.inputs.slice(0, k);
+}
+
 /** Nodes the outputs depend on, in creation (= topological) order. */
 export function liveNodes(g: GraphBuilder, outputs: readonly Value[] = g.outputs): Node[] {
   const live = new Set<Node>();
@@ -87,7 +93,7 @@ export function liveNodes(g: GraphBuilder, outputs: readonly Value[] = g.outputs
     const n = stack.pop()!;
     if (live.has(n)) continue;
     live.add(n);
-    for (const v of n.inputs) if (v?.producer && !live.has(v.producer)) stack.push(v.producer);
+    for (const v of onnxInputs(n)) if (v?.producer && !live.has(v.producer)) stack.push(v.producer);
   }
   return g.nodes.filter((n) => live.has(n));
 }
@@ -103,7 +109,7 @@ export function writeModel(g: GraphBuilder, opts: WriteOptions = {}): WrittenMod
   if (g.outputs.length === 0) throw new ConfigError("graph has no outputs; call g.output(value) first");
   const nodes = liveNodes(g);
   const used = new Set<Value>(g.outputs);
-  for (const n of nodes) for (const v of n.inputs) if (v) used.add(v);
+  for (const n of nodes) for (const v of onnxInputs(n)) if (v) used.add(v);
   const inits = g.initializers.filter((v) => used.has(v));
   const inputs = g.inputs.filter((v) => used.has(v));
 
@@ -161,7 +167,7 @@ export function writeModel(g: GraphBuilder, opts: WriteOptions = {}): WrittenMod
     const attribute_ = Object.entries(n.attrs)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => attribute(n.type as OpName, k, v));
-    return { name: n.name, opType: def.onnx, domain: "", input: n.inputs.map((v) => v?.name ?? ""), output, attribute: attribute_ };
+    return { name: n.name, opType: def.onnx, domain: "", input: onnxInputs(n).map((v) => v?.name ?? ""), output, attribute: attribute_ };
   });
   const graph = {
     name: g.name,

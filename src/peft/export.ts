@@ -9,6 +9,7 @@ import { GraphBuilder } from "../ir/builder.js";
 import { BYTES_PER_ELEMENT } from "../ir/dtype.js";
 import { ParameterStore, ParamBinder } from "../ir/parameters.js";
 import { vitForward } from "../models/vit.js";
+import { saveModel } from "../onnx/external-data.js";
 import { PROTOBUF_LIMIT, writeModel } from "../onnx/writer.js";
 import { PeftModel } from "./apply.js";
 import { canMerge, merge } from "./merge.js";
@@ -18,13 +19,21 @@ export interface ExportOptions {
   batch?: number;
   /** Fold adapters into the weights ("auto": when the method allows; false: keep the adapter branches). */
   merge?: boolean | "auto";
+  /**
+   * Put the weights in a side file `<path>.data` (ONNX external data). "auto" (default): only when
+   * they pass the 2 GiB protobuf limit (ViT-H); onnxruntime finds the side file next to the model.
+   */
+  externalData?: boolean | "auto";
 }
 
 export interface ExportResult {
   path: string;
   /** Whether adapters were folded into the weights. */
   merged: boolean;
+  /** Size of the model file. */
   bytes: number;
+  /** The external-data side file, when one was written. */
+  dataPath?: string;
 }
 
 /** The unmerged graph with every tensor frozen, so that all become initializers. */
@@ -42,7 +51,7 @@ function frozen(pm: PeftModel): PeftModel {
  * exportOnnx(pm, "model.onnx", { batch: 1 });
  * const session = await ort.InferenceSession.create("model.onnx");
  */
-export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto" }: ExportOptions = {}): ExportResult {
+export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto", externalData = "auto" }: ExportOptions = {}): ExportResult {
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`exportOnnx: batch must be a positive integer, got ${batch}`);
   const doMerge = mode === "auto" ? canMerge(pm) : mode;
   const g = new GraphBuilder("snell_export");
@@ -58,8 +67,9 @@ export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode
   }
   g.output(logits, "logits");
   const weightBytes = g.initializers.reduce((s, v) => s + v.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[v.dtype], 0);
-  if (weightBytes > PROTOBUF_LIMIT) {
-    throw new ConfigError(`exportOnnx: ${(weightBytes / 2 ** 30).toFixed(2)} GiB of weights exceed the 2 GiB protobuf limit and the writer has no external-data option yet`);
+  if (externalData === true || (externalData === "auto" && weightBytes > PROTOBUF_LIMIT)) {
+    const saved = saveModel(g, file);
+    return { path: file, merged: doMerge, bytes: saved.modelBytes, dataPath: saved.dataPath };
   }
   const { bytes } = writeModel(g, { weights: "graph" });
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);

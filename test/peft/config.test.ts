@@ -1,4 +1,4 @@
-/** @file parsePeftConfig and the method registry: defaults, errors that name the field, PEFT's registration checks (pure TS). */
+/** @file parsePeftConfig and the method registry: defaults, errors that name the field, PEFT's registration checks. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigError } from "../../src/errors.js";

@@ -1,6 +1,6 @@
 /** @file Elementwise ONNX ops: shape rule and reverse-mode rule side by side. */
 import { isFloat } from "../dtype.js";
-import { defineOp, type InferContext, type OpDef, type OutSpec, type VjpFn } from "../op.js";
+import { CUSTOM_RULES, defineOp, type InferContext, type OpDef, type OutSpec, type VjpFn } from "../op.js";
 import { broadcastShapes, fmt } from "../shape.js";
 import type { Value } from "../value.js";
 
@@ -78,6 +78,19 @@ export const elementwise = {
   Identity: defineOp("Identity", { infer: same, vjp: ({ dy: [dy] }) => [dy!] }),
   // Autodiff treats the output as a constant; ONNX sees an Identity.
   StopGradient: defineOp("StopGradient", { onnx: "Identity", infer: same, vjp: "none" }),
+  // CustomGrad(y, x1..xn): ONNX sees Identity(y); autodiff skips y's subgraph and asks the rule
+  // registered for this node for dL/dxi. Lets a composite recompute in backward instead of keeping
+  // its intermediates alive (GELU, SNELL's merged dW).
+  CustomGrad: defineOp("CustomGrad", {
+    onnx: "Identity",
+    onnxInputs: 1,
+    infer: same,
+    vjp: ({ g, node, x, y: [y], dy: [dy] }) => {
+      const rule = CUSTOM_RULES.get(node);
+      if (!rule) throw new Error(`CustomGrad node "${node.name}" has no registered rule`);
+      return [null, ...rule(g, x.slice(1) as Value[], y!, dy!)];
+    },
+  }),
   // d cast(x) = cast(dy) back to x's type; casts from integers carry no gradient
   Cast: defineOp("Cast", {
     infer: (c) => [{ shape: c.x[0]!.shape, dtype: c.attrs.to as OutSpec["dtype"], constValue: c.x[0]!.constValue ?? undefined }],

@@ -29,6 +29,11 @@ export interface SnellCommonConfig extends PeftCommonConfig {
    * `threshold_ok` output reports a missed bracket. Absent (false) normally.
    */
   exactThreshold?: boolean;
+  /**
+   * Recompute dW and its large intermediates in the backward instead of keeping them from the
+   * forward (the paper's "dump in forward, recover in backward"); default true.
+   */
+  recompute?: boolean;
 }
 
 /** SNELL: sparse kernelized LoRA ("Expanding Sparse Tuning for Low Memory Usage", Shen et al., NeurIPS 2024, https://arxiv.org/abs/2411.01800). */

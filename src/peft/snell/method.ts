@@ -75,7 +75,7 @@ export function buildDelta(ctx: Pick<AdaptContext, "g" | "bind" | "site">, cfg: 
   if (o.mix) K = mixKernel(g, K, bind.get(names.mix));
   const { dW, ok } = sparsify(g, K, o.sparsity, { soft: cfg.softThreshold, exact: o.exactThreshold ?? cfg.exactThreshold });
   if (ok && ok.kind === "node") g.output(ok, `${site.path}.${o.prefix}${THRESHOLD_OK}`);
-  return dW;
+  return cfg.recompute === false ? dW : g.recompute(dW);
 }
 
 /** y + DropPath(Dropout(x) @ dW), regularisers in the training graph only. */

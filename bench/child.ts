@@ -1,0 +1,119 @@
+/**
+ * @file One engine-bench configuration in its own process, so that peak RSS (getrusage maxRSS) belongs to
+ * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
+ * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
+ * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
+ * [--rank 8] [--sparsity 0.9] [--thresholds]
+ */
+import { availableParallelism } from "node:os";
+import { GraphBuilder } from "../src/ir/builder.js";
+import { crossEntropy } from "../src/ir/losses.js";
+import type { Value } from "../src/ir/value.js";
+import { createVitParams } from "../src/models/vit.js";
+import { vitVariant } from "../src/models/vit-variants.js";
+import { applyAdapters } from "../src/peft/apply.js";
+import { thresholdOf } from "../src/peft/snell/threshold-graph.js";
+import { Rng } from "../src/random.js";
+import { CompiledGraph } from "../src/runtime/compiled.js";
+import { currentRssMiB, peakRssMiB } from "../src/runtime/memory.js";
+import { TrainSession } from "../src/train/step-session.js";
+
+/** Bench model names (the reference script's) to timm architectures. */
+export const ARCH = { vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224" } as const;
+
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
+};
+const model = opt("model", "vit_s") as keyof typeof ARCH;
+const method = opt("method", "lora");
+const batch = Number(opt("batch", "8"));
+const steps = Number(opt("steps", "3"));
+const threads = Number(opt("threads", String(availableParallelism())));
+const rank = Number(opt("rank", "8"));
+const sparsity = Number(opt("sparsity", "0.9"));
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** The reference's adapter settings: no dropout, no drop-path, LoRA scale 1 (torch's Lora has none). */
+function peftConfig(): Record<string, unknown> {
+  if (method === "lora") return { method: "lora", rank, alpha: rank, dropout: 0 };
+  if (method === "snell") return { method: "snell", rank, sparsity, dropout: 0, dropPath: 0 };
+  throw new Error(`bench/child: unknown --method "${method}" (lora, snell)`);
+}
+
+/**
+ * Median seconds of computing the thresholds of every adapted matrix of this ViT (q, k, v, proj, fc1, fc2
+ * per block) alone, through the same thresholdOf the SNELL step uses, on |K|-like data.
+ */
+async function thresholdSeconds(embed: number, depth: number): Promise<number> {
+  const shapes: Array<[number, number]> = [];
+  for (let b = 0; b < depth; b++) shapes.push([embed, embed], [embed, embed], [embed, embed], [embed, embed], [embed, 4 * embed], [4 * embed, embed]);
+  const g = new GraphBuilder("thresholds");
+  shapes.forEach(([r, c], i) => {
+    const m = g.input(`m${i}`, [r, c]);
+    const { t } = g.scope(`m${i}`, () => thresholdOf(g, m, sparsity));
+    g.output(t as Value, `t${i}`);
+  });
+  const compiled = await CompiledGraph.compile(g, { intraOpThreads: threads });
+  const rng = new Rng(1);
+  const feeds: Record<string, Float32Array> = {};
+  shapes.forEach(([r, c], i) => {
+    const a = new Float32Array(r * c);
+    for (let k = 0; k < a.length; k++) a[k] = Math.abs(rng.normal()) * 0.01;
+    feeds[`m${i}`] = a;
+  });
+  const times: number[] = [];
+  for (let i = 0; i < Math.max(steps, 3) + 1; i++) {
+    const t0 = performance.now();
+    await compiled.run(feeds);
+    if (i) times.push((performance.now() - t0) / 1000);
+  }
+  await compiled.release();
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  const cfg = vitVariant(ARCH[model], { numClasses: 10 }).config;
+  const rng = new Rng(0);
+  const pm = applyAdapters({ cfg, params: createVitParams(cfg, rng) }, peftConfig(), { seed: 0 });
+  const rssBuilt = currentRssMiB();
+  const tc = performance.now();
+  const session = await TrainSession.create({
+    params: pm.params,
+    build(g, bind, train) {
+      const images = g.input("images", [batch, cfg.inChans, cfg.imgSize, cfg.imgSize]);
+      const labels = g.input("labels", [batch], "int64");
+      const logits = pm.forward(g, bind, images, { train });
+      return { logits, loss: crossEntropy(g, logits, labels) };
+    },
+    optimizer: { kind: "adamw", weightDecay: 0.01 },
+  }, { intraOpThreads: threads });
+  const compileS = (performance.now() - tc) / 1000;
+  const rssCompiled = currentRssMiB();
+
+  const images = new Float32Array(batch * cfg.inChans * cfg.imgSize * cfg.imgSize);
+  for (let i = 0; i < images.length; i++) images[i] = rng.normal();
+  const labels = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % cfg.numClasses));
+  const losses: number[] = [];
+  for (let i = 0; i < steps + 1; i++) losses.push((await session.step({ images, labels }, 1e-3)).loss);
+  const stepS = median(session.stats.stepSeconds.slice(1));
+  const peak = peakRssMiB();
+  await session.release();
+
+  const out: Record<string, unknown> = {
+    engine: "snell-ts", model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
+    step_s: stepS, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
+    peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled,
+    trainable: pm.trainableCounts().trainable, losses,
+  };
+  if (argv.includes("--thresholds")) {
+    const ts = await thresholdSeconds(cfg.embedDim, cfg.depth);
+    out.thresholds_s = ts;
+    out.threshold_share = ts / stepS;
+  }
+  console.log(JSON.stringify(out));
+}
+
+await main();
