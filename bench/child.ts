@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--thresholds]
+ * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1]
  */
 import { availableParallelism } from "node:os";
 import { GraphBuilder } from "../src/ir/builder.js";
@@ -34,6 +34,9 @@ const threads = Number(opt("threads", String(availableParallelism())));
 const rank = Number(opt("rank", "8"));
 const sparsity = Number(opt("sparsity", "0.9"));
 
+const profile = opt("profile", "");
+/** ORT memory arena: unset keeps the engine's default. */
+const arena = opt("arena", "");
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** The reference's adapter settings: no dropout, no drop-path, LoRA scale 1 (torch's Lora has none). */
@@ -56,7 +59,9 @@ async function thresholdSeconds(embed: number, depth: number): Promise<number> {
     const { t } = g.scope(`m${i}`, () => thresholdOf(g, m, sparsity));
     g.output(t as Value, `t${i}`);
   });
-  const compiled = await CompiledGraph.compile(g, { intraOpThreads: threads });
+  const compiled = await CompiledGraph.compile(g, {
+    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}),
+  });
   const rng = new Rng(1);
   const feeds: Record<string, Float32Array> = {};
   shapes.forEach(([r, c], i) => {
@@ -89,7 +94,9 @@ async function main(): Promise<void> {
       return { logits, loss: crossEntropy(g, logits, labels) };
     },
     optimizer: { kind: "adamw", weightDecay: 0.01 },
-  }, { intraOpThreads: threads });
+  }, {
+    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}),
+  });
   const compileS = (performance.now() - tc) / 1000;
   const rssCompiled = currentRssMiB();
 
@@ -100,6 +107,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < steps + 1; i++) losses.push((await session.step({ images, labels }, 1e-3)).loss);
   const stepS = median(session.stats.stepSeconds.slice(1));
   const peak = peakRssMiB();
+  // TrainSession keeps its compiled graph private; the profile is a bench-only look inside.
+  if (profile) (session as unknown as { graph: CompiledGraph }).graph.session.endProfiling();
   await session.release();
 
   const out: Record<string, unknown> = {

@@ -20,6 +20,8 @@ export interface SessionOptions {
   optimization?: "disabled" | "basic" | "extended" | "all";
   /** ORT's CPU memory arena: faster allocation, higher resident memory. */
   memArena?: boolean;
+  /** Write ORT's per-node profile (Chrome trace JSON) to "<prefix>_<date>.json"; call session.endProfiling() to flush. */
+  profilePrefix?: string;
 }
 
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -32,6 +34,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
       graphOptimizationLevel: opts.optimization ?? "all",
       enableCpuMemArena: opts.memArena ?? false,
       enableMemPattern: true,
+      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
   } catch (cause) {
     throw new RuntimeError(`ONNX Runtime refused the graph: ${(cause as Error).message}`, { cause });
