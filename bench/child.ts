@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1]
+ * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1]
  */
 import { availableParallelism } from "node:os";
 import { GraphBuilder } from "../src/ir/builder.js";
@@ -37,6 +37,7 @@ const sparsity = Number(opt("sparsity", "0.9"));
 const profile = opt("profile", "");
 /** ORT memory arena: unset keeps the engine's default. */
 const arena = opt("arena", "");
+const pattern = opt("pattern", "");
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** The reference's adapter settings: no dropout, no drop-path, LoRA scale 1 (torch's Lora has none). */
@@ -60,7 +61,7 @@ async function thresholdSeconds(embed: number, depth: number): Promise<number> {
     g.output(t as Value, `t${i}`);
   });
   const compiled = await CompiledGraph.compile(g, {
-    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}),
+    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
   });
   const rng = new Rng(1);
   const feeds: Record<string, Float32Array> = {};
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
     },
     optimizer: { kind: "adamw", weightDecay: 0.01 },
   }, {
-    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}),
+    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
   });
   const compileS = (performance.now() - tc) / 1000;
   const rssCompiled = currentRssMiB();

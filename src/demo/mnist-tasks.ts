@@ -78,3 +78,12 @@ export function gatherBatch(set: TensorSet, order: ArrayLike<number>, from: numb
   }
   return { images, labels, count };
 }
+
+/** VTAB-1k's train800 / val200 split of the 1,000 training images (for choosing hyperparameters). */
+export function splitTrainVal(thousand: TensorSet): { train: TensorSet; test: TensorSet } {
+  const px = thousand.images.length / thousand.count;
+  const part = (from: number, to: number): TensorSet => ({
+    images: thousand.images.slice(from * px, to * px), labels: thousand.labels.slice(from, to), count: to - from,
+  });
+  return { train: part(0, 800), test: part(800, thousand.count) };
+}

@@ -9,7 +9,7 @@ import { applyAdapters } from "../peft/apply.js";
 import { Rng } from "../random.js";
 import { fit, type FitResult } from "./fit.js";
 import type { DemoMethod } from "./methods.js";
-import { DEMO_VIT, downstreamTask } from "./mnist-tasks.js";
+import { DEMO_VIT, downstreamTask, splitTrainVal } from "./mnist-tasks.js";
 
 export interface MethodRun extends FitResult {
   label: string;
@@ -23,6 +23,8 @@ export interface RunMethodOptions {
   batch: number;
   testImages: number;
   seed: number;
+  /** Model selection: train on the first 800 images and test on the other 200 (VTAB's train800/val200). */
+  validation?: boolean;
 }
 
 export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: string) => void = () => {}): Promise<MethodRun> {
@@ -34,7 +36,8 @@ export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: 
   loadPretrained(params, pretrained, { strict: true, ignoreMissing: (name) => name.startsWith("head.") });
   const model = applyAdapters({ cfg: DEMO_VIT, params, name: "demo-vit-mnist04" }, m.peft, { seed: o.seed });
   const { trainable, all } = model.trainableCounts();
-  const { train, test } = downstreamTask(o.testImages);
+  const task = downstreamTask(o.testImages);
+  const { train, test } = o.validation ? splitTrainVal(task.train) : task;
   const result = await fit({
     params: model.params, classes: DEMO_VIT.numClasses, train, test, epochs: o.epochs, batch: o.batch,
     lr: m.lr, weightDecay: m.weightDecay, warmupEpochs: 1, seed: o.seed,

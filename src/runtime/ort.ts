@@ -20,6 +20,8 @@ export interface SessionOptions {
   optimization?: "disabled" | "basic" | "extended" | "all";
   /** ORT's CPU memory arena: faster allocation, higher resident memory. */
   memArena?: boolean;
+  /** ORT's memory pattern (one planned block per run for all activations). */
+  memPattern?: boolean;
   /** Write ORT's per-node profile (Chrome trace JSON) to "<prefix>_<date>.json"; call session.endProfiling() to flush. */
   profilePrefix?: string;
 }
@@ -33,7 +35,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
       executionMode: "sequential",
       graphOptimizationLevel: opts.optimization ?? "all",
       enableCpuMemArena: opts.memArena ?? false,
-      enableMemPattern: true,
+      enableMemPattern: opts.memPattern ?? true,
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
   } catch (cause) {

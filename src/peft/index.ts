@@ -1,0 +1,14 @@
+/** @file Public surface of the PEFT layer: applying methods, configs, the registry and each method. */
+export { type AdaptContext, type PeftMethod, type SiteInfo } from "./method.js";
+export { type BaseModel, type PeftForwardOptions, PeftModel, applyAdapters, formatTrainableReport, graphRunInput } from "./apply.js";
+export { type PeftConfig, parsePeftConfig } from "./config.js";
+export { METHODS, type MethodName, getMethod, registerMethod, unregisterMethod } from "./registry.js";
+export { merge } from "./merge.js";
+export { exportOnnx } from "./export.js";
+export * as snell from "./snell/index.js";
+export * as snella from "./snella/index.js";
+export * as lora from "./lora/index.js";
+export * as adapter from "./adapter/index.js";
+export * as bitfit from "./bitfit/index.js";
+export * as linear from "./linear/index.js";
+export * as full from "./full/index.js";
