@@ -3,9 +3,10 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1]
+ * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--gelu plain] [--recompute 0]
  */
 import { availableParallelism } from "node:os";
+import { ConfigError } from "../src/errors.js";
 import { GraphBuilder } from "../src/ir/builder.js";
 import { crossEntropy } from "../src/ir/losses.js";
 import type { Value } from "../src/ir/value.js";
@@ -38,13 +39,28 @@ const profile = opt("profile", "");
 /** ORT memory arena: unset keeps the engine's default. */
 const arena = opt("arena", "");
 const pattern = opt("pattern", "");
+const spin = opt("spin", "");
+const prepack = opt("prepack", "");
+const weights = opt("weights", "");
+/** "plain": GELU as plain ops differentiated op by op (before the recomputing customVjp), for comparison. */
+const gelu = opt("gelu", "");
+// "0": keep SNELL's dW from the forward instead of recomputing it (for comparison).
+if (opt("recompute", "") === "0") GraphBuilder.prototype.recompute = (v: Value) => v;
+if (gelu === "plain") {
+  GraphBuilder.prototype.gelu = function (this: GraphBuilder, x: Value): Value {
+    const dt = x.dtype;
+    return this.Mul(this.Mul(x, this.Add(this.Erf(this.Mul(x, this.scalar(Math.SQRT1_2, dt))), this.scalar(1, dt))), this.scalar(0.5, dt));
+  };
+}
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** The reference's adapter settings: no dropout, no drop-path, LoRA scale 1 (torch's Lora has none). */
 function peftConfig(): Record<string, unknown> {
   if (method === "lora") return { method: "lora", rank, alpha: rank, dropout: 0 };
-  if (method === "snell") return { method: "snell", rank, sparsity, dropout: 0, dropPath: 0 };
-  throw new Error(`bench/child: unknown --method "${method}" (lora, snell)`);
+  if (method === "snell") {
+    return { method: "snell", rank, sparsity, dropout: 0, dropPath: 0 };
+  }
+  throw new ConfigError(`bench/child: unknown --method "${method}"; known: lora, snell`);
 }
 
 /**
@@ -62,6 +78,8 @@ async function thresholdSeconds(embed: number, depth: number): Promise<number> {
   });
   const compiled = await CompiledGraph.compile(g, {
     intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
+    ...(spin ? { spinning: spin === "1" } : {}), ...(prepack ? { prepacking: prepack === "1" } : {}),
+    ...(weights ? { weights: weights as "graph" | "inputs" } : {}),
   });
   const rng = new Rng(1);
   const feeds: Record<string, Float32Array> = {};
@@ -97,6 +115,8 @@ async function main(): Promise<void> {
     optimizer: { kind: "adamw", weightDecay: 0.01 },
   }, {
     intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
+    ...(spin ? { spinning: spin === "1" } : {}), ...(prepack ? { prepacking: prepack === "1" } : {}),
+    ...(weights ? { weights: weights as "graph" | "inputs" } : {}),
   });
   const compileS = (performance.now() - tc) / 1000;
   const rssCompiled = currentRssMiB();
@@ -105,7 +125,18 @@ async function main(): Promise<void> {
   for (let i = 0; i < images.length; i++) images[i] = rng.normal();
   const labels = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % cfg.numClasses));
   const losses: number[] = [];
-  for (let i = 0; i < steps + 1; i++) losses.push((await session.step({ images, labels }, 1e-3)).loss);
+  let cpu0 = process.cpuUsage(), faults0 = 0;
+  for (let i = 0; i < steps + 1; i++) {
+    if (i === 1) {
+      cpu0 = process.cpuUsage();
+      faults0 = process.resourceUsage().minorPageFault;
+    }
+    losses.push((await session.step({ images, labels }, 1e-3)).loss);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6 / steps;
+  // Minor page faults per step: fresh pages the allocator had to map (first-touch cost), load-independent.
+  const faults = (process.resourceUsage().minorPageFault - faults0) / steps;
   const stepS = median(session.stats.stepSeconds.slice(1));
   const peak = peakRssMiB();
   // TrainSession keeps its compiled graph private; the profile is a bench-only look inside.
@@ -114,13 +145,14 @@ async function main(): Promise<void> {
 
   const out: Record<string, unknown> = {
     engine: "snell-ts", model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
-    step_s: stepS, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
+    step_s: stepS, cpu_s: cpuS, page_faults: faults, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
     peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled,
     trainable: pm.trainableCounts().trainable, losses,
   };
   if (argv.includes("--thresholds")) {
     const ts = await thresholdSeconds(cfg.embedDim, cfg.depth);
     out.thresholds_s = ts;
+    out.matrices = 6 * cfg.depth;
     out.threshold_share = ts / stepS;
   }
   console.log(JSON.stringify(out));

@@ -3,9 +3,10 @@
  * recomputed for the backward instead of kept alive. The region is every large value the marked
  * value is computed from, back to graph inputs, initializers and small values (which are kept:
  * a scalar threshold is cheaper to keep than to recompute). Gradient rules that read a value of
- * the region get a clone built in the backward; the clone's parameter inputs get `+ 0 * dy[0]`,
+ * the region get a clone built in the backward; the clone's non-constant inputs get `+ 0 * dy[0]`,
  * a data dependency on the gradient that asked for it, so ONNX Runtime neither runs the clone
  * during the forward nor merges it with the original (common-subexpression elimination).
+ * Without the dependency ORT's CSE does merge them (checked: no clone survived optimisation).
  */
 import { GradError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
@@ -23,7 +24,8 @@ const large = (v: Value) => numel(v.shape) > REMAT_KEEP_MAX;
 export class Rematerializer {
   private readonly region = new Set<Node>();
   private readonly clones = new Map<Value, Value>();
-  private readonly delayed = new Map<Value, Value>();
+  /** Delayed copies by (kept value, token): each region waits on its own gradient. */
+  private readonly delayed = new Map<Value, Map<Value, Value>>();
 
   constructor(private readonly g: GraphBuilder) {
     for (const root of g.recomputed) {
@@ -65,7 +67,8 @@ export class Rematerializer {
     const inputs = node.inputs.map((u) => {
       if (u === null) return null;
       if (this.recomputes(u)) return this.clone(u, token);
-      return u.kind === "input" && isFloat(u.dtype) ? this.delay(u, token) : u;
+      // Kept values (parameters, small forward values) enter through the delay; constants need none.
+      return u.kind !== "initializer" && isFloat(u.dtype) ? this.delay(u, token) : u;
     });
     const outs = this.g.withScope(`${node.name}_recompute`, () => this.g.op(node.type, inputs, node.attrs));
     node.outputs.forEach((o, i) => this.clones.set(o, outs[i]!));
@@ -74,7 +77,9 @@ export class Rematerializer {
 
   /** leaf + 0 * (one element of token): the same numbers, available only once `token` is. */
   private delay(leaf: Value, token: Value): Value {
-    const hit = this.delayed.get(leaf);
+    let byToken = this.delayed.get(leaf);
+    if (!byToken) this.delayed.set(leaf, (byToken = new Map()));
+    const hit = byToken.get(token);
     if (hit) return hit;
     const g = this.g;
     const d = g.withScope(`${leaf.name}_recompute`, () => {
@@ -82,7 +87,7 @@ export class Rematerializer {
       const zero = g.Mul(token.dtype === leaf.dtype ? first : g.Cast(first, leaf.dtype), g.scalar(0, leaf.dtype));
       return g.Add(leaf, zero);
     });
-    this.delayed.set(leaf, d);
+    byToken.set(token, d);
     return d;
   }
 }

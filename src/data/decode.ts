@@ -153,17 +153,16 @@ export async function decodeBatch(req: BatchRequest): Promise<DecodedBatch> {
   const t0 = performance.now();
   const per = 3 * req.spec.size * req.spec.size;
   const images = new Float32Array(req.batchSize * per);
-  const results = await Promise.all(
-    req.items.map(async (it, k) => {
-      try {
-        await transformInto(it.source, req.spec, { seed: req.seed, epoch: req.epoch, index: it.index, origin: it.origin }, images, k * per);
-        return null;
-      } catch (err) {
-        if (req.skipBadImages && err instanceof FormatError) return err.message;
-        throw err;
-      }
-    }),
+  // allSettled, then the first failure in list order: with several bad images in one batch the
+  // error must name the same one every run, not whichever decode lost the race.
+  const settled = await Promise.allSettled(
+    req.items.map((it, k) => transformInto(it.source, req.spec, { seed: req.seed, epoch: req.epoch, index: it.index, origin: it.origin }, images, k * per)),
   );
+  const results = settled.map((r) => {
+    if (r.status === "fulfilled") return null;
+    if (req.skipBadImages && r.reason instanceof FormatError) return r.reason.message;
+    throw r.reason;
+  });
   const labels = new BigInt64Array(req.batchSize);
   const indices = new Int32Array(req.batchSize).fill(-1);
   const skipped: string[] = [];

@@ -166,19 +166,23 @@ export class DataLoader {
     await this.pool.ready();
   }
 
-  /** The epoch's batches in order; `prefetch` batches are decoded ahead of the consumer. */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
+  /**
+   * The epoch's batches in order; `prefetch` batches are decoded ahead of the consumer. `startBatch`
+   * skips the first batches without decoding them (resuming mid-epoch gives the same later batches).
+   */
+  async *epoch(epoch: number, { startBatch = 0 }: { startBatch?: number } = {}): AsyncGenerator<Batch> {
     const order = this.order(epoch);
     const nb = this.numBatches;
+    if (!Number.isInteger(startBatch) || startBatch < 0 || startBatch > nb) throw new ConfigError(`startBatch must be an integer in [0, ${nb}], got ${startBatch}`);
     const inflight: Array<Promise<DecodedBatch>> = [];
-    let next = 0;
+    let next = startBatch;
     const launch = () => {
       const p = this.fetch(this.request(order, next++, epoch));
       p.catch(() => undefined); // consumed below; avoids an unhandled rejection for batches never awaited
       inflight.push(p);
     };
     try {
-      for (let b = 0; b < nb; b++) {
+      for (let b = startBatch; b < nb; b++) {
         while (next < nb && next <= b + this.opts.prefetch) launch();
         const tw = performance.now();
         const d = await inflight.shift()!;

@@ -4,3 +4,6 @@ export { type OptimizerConfig, createOptimizer } from "./optim/index.js";
 export { createLrSchedule, timmCosineLr, type LrScheduleConfig, type LrSchedule } from "./schedule.js";
 export { AccuracyMeter, AccuracyTracker, RunningMean, topKCounts } from "./metrics.js";
 export { saveTrainingCheckpoint, loadTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.js";
+export { train, TRAINER_DEFAULTS, RUN_FILES, type TrainOptions, type TrainResult, type TrainerConfig } from "./trainer.js";
+export { Evaluator, evaluateLoader, type EvalSummary, type Prediction } from "./evaluate.js";
+export { predictFiles, type ImagePrediction } from "./predict.js";

@@ -26,9 +26,24 @@ export interface StepGraphSpec {
   optimizer: OptimizerConfig;
   /** Parameter names whose raw gradients are also returned each step (SNELLA's importance scores need them). */
   fetchGrads?: readonly string[];
+  /**
+   * Clip the gradients to this global L2 norm before the update, in the graph, as
+   * torch.nn.utils.clip_grad_norm_ (g *= min(1, max / (norm + 1e-6))); the pre-clip norm is the
+   * extra output "grad_norm". Off when absent.
+   */
+  clipGradNorm?: number;
 }
 
 export interface TrainSessionOptions extends CompileOptions {}
+
+/**
+ * Frozen weights are fed as graph inputs by default: ORT wraps the ParameterStore's arrays without a
+ * copy, whereas initializers are copied out of the model bytes (plus a pre-packed copy per MatMul/Gemm
+ * consumer). ViT-S LoRA step: RSS after compile 538 -> 254 MiB, step time no worse (ORT cannot
+ * constant-fold a fed weight, but the step has nothing to fold). The session then reads the frozen
+ * arrays themselves: replace them with params.set, never write into them. Pass weights: "graph" to keep them in.
+ */
+const withDefaults = (opts: TrainSessionOptions): TrainSessionOptions => ({ weights: "inputs", ...opts });
 
 export interface StepResult {
   loss: number;
@@ -88,6 +103,27 @@ export interface Slot {
   updated: boolean;
 }
 
+/** Extra step output holding the global gradient norm before clipping (present with `clipGradNorm`). */
+export const GRAD_NORM_OUTPUT = "grad_norm";
+
+/**
+ * Scales `grads` by min(1, maxNorm / (||grads||_2 + 1e-6)) (torch's clip_grad_norm_) and outputs the
+ * norm; gradients of parameters the loss does not reach (constant zeros) are left out of the norm.
+ */
+function clipGrads(g: GraphBuilder, grads: Value[], live: boolean[], maxNorm: number | undefined): Value[] {
+  if (maxNorm === undefined) return grads;
+  if (!(Number.isFinite(maxNorm) && maxNorm > 0)) throw new ConfigError(`TrainSession: clipGradNorm must be a finite number > 0, got ${maxNorm}`);
+  return g.withScope("clip_grad_norm", () => {
+    const used = grads.filter((_, i) => live[i]);
+    if (used.length === 0) return grads;
+    const sq = used.map((d) => g.ReduceSum(g.Mul(d, d), d.shape.map((_, k) => k), 0));
+    const norm = g.Sqrt(sq.reduce((a, b) => g.Add(a, b)));
+    emit(g, norm, GRAD_NORM_OUTPUT);
+    const coef = g.Min(g.Div(g.scalar(maxNorm), g.Add(norm, g.scalar(1e-6))), g.scalar(1));
+    return grads.map((d, i) => (live[i] ? g.Mul(d, coef) : d));
+  });
+}
+
 /** The uncompiled step graph and what the session needs to drive it. */
 export interface StepGraph {
   g: GraphBuilder;
@@ -126,7 +162,7 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
     }
   }
   const reach = reachesLoss(loss);
-  const grads = grad(g, loss, bound.map((b) => b.value));
+  const grads = clipGrads(g, grad(g, loss, bound.map((b) => b.value)), bound.map((b) => reach.has(b.value)), spec.clipGradNorm);
   const lr = g.input("lr", []);
   const step = optimizer.usesStep ? g.input("step", []) : g.scalar(0);
   const updater = optimizer.begin(g, { lr, step });
@@ -135,6 +171,7 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
   emit(g, out.logits, "logits");
   const outputNames = Object.keys(out.outputs ?? {});
   for (const [name, v] of Object.entries(out.outputs ?? {})) emit(g, v, name);
+  if (spec.clipGradNorm !== undefined) outputNames.push(GRAD_NORM_OUTPUT);
   const slots: Slot[] = bound.map(({ param, value }, i) => {
     const d = grads[i]!;
     // grad() names a real gradient "<param>_grad"; a zero one (loss independent of it) is a constant.
@@ -195,7 +232,7 @@ export class TrainSession {
   /** Builds the step graph (forward, gradients of the bound trainable parameters, update) and compiles it. */
   static async create(spec: StepGraphSpec, opts: TrainSessionOptions = {}): Promise<TrainSession> {
     const b = buildStepGraph(spec);
-    const graph = await CompiledGraph.compile(b.g, opts);
+    const graph = await CompiledGraph.compile(b.g, withDefaults(opts));
     return new TrainSession(spec, opts, b.optimizer, graph, b.slots, b.dataInputs, b.outputNames);
   }
 
@@ -258,7 +295,7 @@ export class TrainSession {
         throw new ConfigError(`TrainSession.evaluate: eval graph uses trainable "${param.name}", which the training graph does not`);
       }
     }
-    return CompiledGraph.compile(g, this.opts);
+    return CompiledGraph.compile(g, withDefaults(this.opts));
   }
 
   /**

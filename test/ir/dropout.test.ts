@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { grad } from "../../src/autodiff/grad.js";
 import { ConfigError } from "../../src/errors.js";
 import { GraphBuilder } from "../../src/ir/builder.js";
-import { fnv1a, hashBits } from "../../src/ir/ops/random.js";
+import { bankValues, fnv1a, hashBits, uniformWindow } from "../../src/ir/ops/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 
@@ -79,6 +79,47 @@ describe("seeded dropout", () => {
       for (let i = 0; i < h.length; i++) assert.equal(h[i], hashRef(s, 99, i), `seed ${s} position ${i}`);
     }
     await c.release();
+  });
+
+  test("the uniforms are a window of the fixed bank at a run-time offset (SliceAt)", async () => {
+    const g = new GraphBuilder();
+    const seed = g.input("seed", [], "int64");
+    g.output(uniformWindow(g, seed, 1000, 42), "u");
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    const bank = bankValues(2 ** 17); // the smallest bank with 2^16 spare offsets
+    const starts = new Set<number>();
+    for (const s of [1n, 2n, 3n]) {
+      const u = (await c.run({ seed: BigInt64Array.of(s) })).u!.data as Float32Array;
+      const start = bank.indexOf(u[0]!);
+      assert.ok(start >= 0 && same(u, bank.subarray(start, start + 1000)), `seed ${s}: a contiguous window`);
+      starts.add(start);
+    }
+    assert.equal(starts.size, 3, "seeds move the window");
+    await c.release();
+    assert.throws(() => g.op("SliceAt", [g.constant([1, 2, 3]), g.ints([0]), g.ints([4]), g.scalar(4, "int64")]), /length 4 outside \[0, 3\]/);
+  });
+
+  test("neighbouring mask elements are uncorrelated and the bank is uniform", async () => {
+    const n = 100_000;
+    const d = await dropoutGraph(0.5, [n]);
+    const corr = (m: Float32Array, lag: number) => {
+      let sa = 0, sb = 0, sab = 0, saa = 0, sbb = 0;
+      const k = m.length - lag;
+      for (let i = 0; i < k; i++) {
+        const a = m[i] ? 1 : 0, b = m[i + lag] ? 1 : 0;
+        sa += a; sb += b; sab += a * b; saa += a; sbb += b;
+      }
+      const cov = sab / k - (sa / k) * (sb / k);
+      return cov / Math.sqrt((saa / k - (sa / k) ** 2) * (sbb / k - (sb / k) ** 2));
+    };
+    for (const seed of [0n, 99n]) {
+      const { y } = await d.run(seed);
+      for (const lag of [1, 2, 768]) assert.ok(Math.abs(corr(y, lag)) < 0.05, `seed ${seed} lag ${lag}: corr ${corr(y, lag)}`);
+    }
+    await d.release();
+    const bank = bankValues(2 ** 18), bins = new Array(16).fill(0);
+    for (const u of bank) { assert.ok(u >= 0 && u < 1); bins[Math.floor(u * 16)]++; }
+    for (const b of bins) assert.ok(Math.abs(b / bank.length - 1 / 16) < 0.002, `bin share ${b / bank.length}`);
   });
 
   test("two dropout sites fed one seed draw different masks (salt from the value name)", async () => {

@@ -202,8 +202,19 @@ describe("the snell method", () => {
     await c.release();
     // quantile at s = 0.9 of 100 values sits between order statistics 89 and 90: 10 survive
     assert.equal(got.filter((v) => v !== 0).length, 10);
-    const ref = denseDelta({ A: [], B: [], groups: 1, nIn: 0, nOut: 0, kernel: "linear", sparsity: 0 });
-    assert.equal(ref.length, 0);
+  });
+  test("a fed sparsity of 0 gives dW = K, and 0.5 zeroes half", async () => {
+    const g = new GraphBuilder();
+    const K = g.input("K", [4, 5]), s = g.input("s", []);
+    g.output(sparsify(g, K, s).dW, "dW");
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    const Kv = Float32Array.from({ length: 20 }, (_, i) => Math.sin(i + 0.5));
+    const at0 = (await c.run({ K: Kv, s: Float32Array.of(0) })).dW!.data as Float32Array;
+    const at5 = (await c.run({ K: Kv, s: Float32Array.of(0.5) })).dW!.data as Float32Array;
+    await c.release();
+    assert.deepEqual(Array.from(at0), Array.from(Kv));
+    const ref = denseDelta({ A: Array.from(Kv), B: [1], groups: 1, nIn: 20, nOut: 1, kernel: "linear", sparsity: 0.5 });
+    assert.deepEqual(Array.from(at5, (v) => v + 0), Array.from(ref, (v) => v + 0)); // +0 folds -0 (K * 0 for negative K)
   });
 });
 

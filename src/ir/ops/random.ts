@@ -1,7 +1,7 @@
 /**
- * @file Counter-based random masks in standard ONNX: integer ops (Range, Mod) and the
- * dropout / drop-path composites built from them. A mask is a pure function of a seed fed per step,
- * a per-site salt and the element's position, so a resumed run reproduces it exactly; ORT's own
+ * @file Seeded random masks in standard ONNX: integer ops (Range, Mod), a slice with a runtime start,
+ * and the dropout / drop-path composites built from them. A mask is a pure function of a seed fed per
+ * step, a per-site salt and the element's position, so a resumed run reproduces it exactly; ORT's own
  * Dropout keeps a hidden RNG state and cannot.
  */
 import { ConfigError, ShapeError } from "../../errors.js";
@@ -41,6 +41,23 @@ export const random = {
       return [{ shape: shape!, dtype: a!.dtype }];
     },
     vjp: "none",
+  }),
+  // SliceAt(data, starts[1], ends[1], length): ONNX Slice of axis 0 whose start is only known at run
+  // time; the static length (input 3, a constant ONNX never sees) fixes the shape. Callers keep
+  // ends = starts + length inside the data. A gradient would need run-time pads, so it has none and
+  // refuses to be differentiated (a random bank never is).
+  SliceAt: defineOp("SliceAt", {
+    onnx: "Slice",
+    onnxInputs: 3,
+    infer: (ctx): OutSpec[] => {
+      const [data, starts, ends] = ctx.x;
+      const n = scalarConst(ctx, 3, "length");
+      if (data!.rank < 1) ctx.fail("needs data of rank >= 1");
+      for (const v of [starts!, ends!]) if (v.dtype !== "int64" || v.rank !== 1 || v.shape[0] !== 1) ctx.fail("starts and ends must be int64 of shape [1]");
+      if (!(Number.isInteger(n) && n >= 0 && n <= data!.shape[0]!)) ctx.fail(`length ${n} outside [0, ${data!.shape[0]}]`);
+      return [{ shape: [n, ...data!.shape.slice(1)], dtype: data!.dtype }];
+    },
+    vjp: "never",
   }),
 };
 
@@ -87,10 +104,63 @@ export function hashBits(g: GraphBuilder, seed: Value, shape: readonly number[],
   return shape.length === 1 ? x : g.Reshape(x, shape);
 }
 
+// ---- uniform bank ------------------------------------------------------------------------------
+
+/** Fewest distinct windows a bank offers any mask: two sites collide on one step with odds ~ sites² / 2R. */
+const MIN_OFFSETS = 2 ** 16;
+const banks = new WeakMap<GraphBuilder, Map<number, Value>>();
+
+/**
+ * `size` uniform floats in [0, 1) on a 2^-24 grid (exact in float32) from a fixed-seed SplitMix32,
+ * so every graph that asks for one size gets the same bank.
+ */
+export function bankValues(size: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = 0x9e3779b9 ^ size;
+  for (let i = 0; i < size; i++) {
+    s = (s + 0x9e3779b9) | 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    z ^= z >>> 16;
+    out[i] = (z >>> 8) / 2 ** 24;
+  }
+  return out;
+}
+
+/** The bank shared by every mask of n elements in this graph: a power of two with >= MIN_OFFSETS spare. */
+function bankFor(g: GraphBuilder, n: number): Value {
+  let size = 2 ** Math.ceil(Math.log2(n + MIN_OFFSETS));
+  if (size > TWO31) throw new ShapeError(`random mask: ${n} elements need a bank over 2^31`);
+  let byGraph = banks.get(g);
+  if (!byGraph) banks.set(g, (byGraph = new Map()));
+  let bank = byGraph.get(size);
+  if (!bank) {
+    const s = size;
+    bank = g.initializer(`random/bank_${size}`, [size], () => bankValues(s));
+    byGraph.set(size, bank);
+  }
+  return bank;
+}
+
+/**
+ * n uniform floats in [0, 1): a window of a fixed bank at an offset hashed in-graph from (seed, salt).
+ * Costs one copy instead of a per-element hash; masks of one size share windows of one bank, so
+ * two sites see shifted copies of one stream (independent element by element, as dropout needs).
+ */
+export function uniformWindow(g: GraphBuilder, seed: Value, n: number, salt: number): Value {
+  const bank = bankFor(g, n);
+  const offsets = bank.shape[0]! - n + 1;
+  const start = g.Mod(hashBits(g, seed, [1], salt), g.scalar(offsets, "int64"));
+  const end = g.Add(start, g.scalar(n, "int64"));
+  return g.op("SliceAt", [bank, start, end, g.scalar(n, "int64")])[0]!;
+}
+
 /** A keep-mask scaled by 1/(1-p): 0 with probability p, 1/(1-p) otherwise, in `dtype`. */
 export function keepMask(g: GraphBuilder, seed: Value, shape: readonly number[], p: number, salt: number, dtype: Value["dtype"]): Value {
-  const bits = hashBits(g, seed, shape, salt);
-  const keep = g.GreaterOrEqual(bits, g.scalar(Math.round(p * TWO31), "int64"));
+  const u = uniformWindow(g, seed, numel(shape), salt);
+  const keep = g.GreaterOrEqual(shape.length === 1 ? u : g.Reshape(u, shape), g.scalar(p, "float32"));
+  // Cast then Mul measures faster in ORT than a Where on broadcast scalars.
   return g.Mul(g.Cast(keep, dtype), g.scalar(1 / (1 - p), dtype));
 }
 

@@ -62,13 +62,24 @@ export interface SnellBuildOptions {
   exactThreshold?: boolean;
 }
 
-/** dW [nIn, nOut] of one site in the graph. */
-export function buildDelta(ctx: Pick<AdaptContext, "g" | "bind" | "site">, cfg: SnellCommonConfig, o: SnellBuildOptions): Value {
-  const { g, bind, site } = ctx;
+/**
+ * `v + 0 * after[0]`, cut from the gradient: the same numbers, available only once `after` is.
+ * ORT otherwise runs every adapter's kernel at the start of the graph (they need parameters only),
+ * keeping all 72 dW of ViT-B alive at once.
+ */
+function gate(g: AdaptContext["g"], v: Value, after: Value): Value {
+  const first = g.Reshape(g.Slice(g.Reshape(after, [-1]), [0], [1], [0]), []);
+  return g.Add(v, g.stopGradient(g.Mul(first, g.scalar(0, after.dtype))));
+}
+
+/** dW [nIn, nOut] of one site in the graph; `after` (the site input) delays it to where it is used. */
+export function buildDelta(ctx: Pick<AdaptContext, "g" | "bind" | "site"> & { after?: Value }, cfg: SnellCommonConfig, o: SnellBuildOptions): Value {
+  const { g, bind, site, after } = ctx;
   const names = snellParamNames(site, o.prefix);
+  const factor = (n: string) => (after && cfg.recompute !== false ? gate(g, bind.get(n), after) : bind.get(n));
   let K = kernelMatrix(g, cfg.kernel, {
-    A: bind.get(names.A),
-    B: bind.get(names.B),
+    A: factor(names.A),
+    B: factor(names.B),
     c: cfg.kernel === "piecewise" && cfg.learnableC ? bind.get(names.c) : undefined,
     abg: cfg.kernel === "rbf" || cfg.kernel === "sigmoid" ? bind.get(names.abg) : undefined,
   });
@@ -86,7 +97,7 @@ export function adaptSnell(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBu
     const xin = train && cfg.dropout > 0 && DROPOUT_KINDS.has(site.kind)
       ? g.dropout(x, cfg.dropout, seed(), fnv1a(`${site.path}/${o.prefix}dropout`))
       : x;
-    let out = g.MatMul(xin, buildDelta(ctx, cfg, o));
+    let out = g.MatMul(xin, buildDelta({ ...ctx, after: x }, cfg, o));
     if (train && cfg.dropPath > 0) out = g.dropPath(out, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`));
     return g.Add(y, out);
   });

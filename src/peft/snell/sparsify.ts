@@ -27,8 +27,11 @@ export function sparsify(g: GraphBuilder, K: Value, s: number | Value, opts: Spa
   const { t, ok } = thresholdOf(g, mag, s, opts);
   // t carries no gradient in either form; in the soft form |K| does.
   // The hard mask as mag * [mag > t]: Cast and Mul, where ORT's broadcasting Where is slow.
-  const mult = opts.soft ? g.Relu(g.Sub(g.Abs(K), g.stopGradient(t))) : g.Mul(mag, g.Cast(g.Greater(mag, t), K.dtype));
-  const dW = g.Mul(K, mult);
-  if (typeof s === "number") return { dW, ok };
-  return { dW: g.Where(g.LessOrEqual(s, g.scalar(0, s.dtype)), K, dW), ok };
+  let mult = opts.soft ? g.Relu(g.Sub(g.Abs(K), g.stopGradient(t))) : g.Mul(mag, g.Cast(g.Greater(mag, t), K.dtype));
+  if (typeof s !== "number") {
+    // A fed s <= 0 means dW = K: the multiplier becomes 1 (off = 1), with scalar arithmetic.
+    const off = g.Cast(g.LessOrEqual(s, g.scalar(0, s.dtype)), K.dtype);
+    mult = g.Add(g.Mul(mult, g.Sub(g.scalar(1, K.dtype), off)), off);
+  }
+  return { dW: g.Mul(K, mult), ok };
 }

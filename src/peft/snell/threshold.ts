@@ -75,12 +75,17 @@ function isPrime(p: number): boolean {
 
 /** Sample about 2^14 entries: measured fastest overall (the sample sort against the candidate TopK). */
 export const DEFAULT_SAMPLE = 16384;
+/**
+ * Safety margin in standard deviations (of a sample quantile's rank, and of a row's candidate count).
+ * At 5 the bracket misses with probability ~6e-7 per matrix, one step rerun in ~20k ViT-B steps.
+ */
+export const SIGMAS = 5;
 /** Up to this many entries a full sort is cheaper than the bracket. */
 export const EXACT_MAX = 131072;
 
 /**
  * Plans the bracket for an [rows, cols] matrix at sparsity `s` (null: s is fed per run, so plan for
- * the widest case s = 1/2). The margin is 6 standard deviations of a sample quantile's rank plus 8.
+ * the widest case s = 1/2). The margin is SIGMAS standard deviations of a sample quantile's rank plus 8.
  */
 export function planBracket(rows: number, cols: number, s: number | null, opts: { sample?: number; exactMax?: number } = {}): BracketPlan {
   const n = rows * cols;
@@ -91,14 +96,14 @@ export function planBracket(rows: number, cols: number, s: number | null, opts: 
   while (!isPrime(stride) || cols % stride === 0) stride++;
   const sampleSize = Math.ceil(n / stride);
   const v = s === null ? 0.25 : s * (1 - s);
-  const margin = Math.ceil(6 * Math.sqrt(sampleSize * v)) + 8;
+  const margin = Math.ceil(SIGMAS * Math.sqrt(sampleSize * v)) + 8;
   const capacity = Math.min(n, (2 * margin + 16) * stride);
   // About 256 rows (a divisor of n, which is rows * cols); each keeps its share of the capacity
   // plus 6 standard deviations of a binomial count.
   let rowCount = rows;
   for (let d = 1; d <= n; d++) if (n % d === 0 && d >= 256) { rowCount = d; break; }
   const share = capacity / rowCount;
-  const perRow = Math.min(n / rowCount, Math.ceil(share + 6 * Math.sqrt(share) + 8));
+  const perRow = Math.min(n / rowCount, Math.ceil(share + SIGMAS * Math.sqrt(share) + 8));
   if (capacity >= n || rowCount * perRow < capacity) return whole;
   return { exact: false, n, stride, sampleSize, margin, capacity, rows: rowCount, perRow };
 }

@@ -1,0 +1,244 @@
+/**
+ * @file From resolved CLI settings to objects: datasets in the four layouts, the ViT (random or from a
+ * weight file, refusing weights of another architecture), the PEFT config and the transforms.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { readNpz } from "../../checkpoint/npz.js";
+import { readPth } from "../../checkpoint/pth.js";
+import { readSafetensors } from "../../checkpoint/safetensors.js";
+import type { Dataset } from "../../data/dataset.js";
+import { FGVC_IMAGE_ROOTS, readFgvc, type FgvcName, type FgvcSplit } from "../../data/fgvc.js";
+import { IdxDataset, readIdxImages } from "../../data/idx.js";
+import { readImageFolder } from "../../data/image-folder.js";
+import { makeTransform, PRESETS, type PresetName, type TransformSpec } from "../../data/transforms.js";
+import { readVtab, VTAB_SPLITS, type VtabSplit } from "../../data/vtab.js";
+import { ConfigError, FormatError, unknownName } from "../../errors.js";
+import { checkpointFilter, detectCheckpointSource } from "../../models/checkpoint-filter.js";
+import { loadPretrained, type RawTensor } from "../../models/load.js";
+import { vitVariant, type CheckpointSource, type PretrainedCfg } from "../../models/vit-variants.js";
+import { createVitParams, validateVitConfig, type VitConfig } from "../../models/vit.js";
+import type { BaseModel } from "../../peft/apply.js";
+import { getMethod } from "../../peft/registry.js";
+import { Rng } from "../../random.js";
+import type { ConfigObject } from "../config-file.js";
+import { getRecipe } from "../recipes.js";
+
+export const DATASET_FORMATS = ["vtab", "fgvc", "imagefolder", "idx"] as const;
+export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+export const WEIGHT_FORMATS = ["auto", "timm", "npz", "mae", "mocov3"] as const;
+
+/**
+ * Small architectures for tests and smoke runs, random-initialised (no pretrained weights exist).
+ * CLI-only names; `--arch key=value,...` changes any field.
+ */
+export const TEST_ARCHS: Record<string, Omit<VitConfig, "numClasses">> = {
+  vit_test: { imgSize: 32, patchSize: 8, inChans: 3, embedDim: 32, depth: 2, numHeads: 2, mlpRatio: 2, qkvBias: true, eps: 1e-6 },
+};
+
+/** Settings that identify the data, the model and the adapter of a run (the part of run.json eval/predict reuse). */
+export interface RunSpec {
+  data?: string;
+  datasetFormat: DatasetFormat;
+  fgvcName?: string;
+  trainSplit?: string;
+  evalSplit?: string;
+  numClasses?: number;
+  preprocess: PresetName;
+  model: string;
+  arch?: Record<string, unknown>;
+  weights?: string;
+  weightsFormat: (typeof WEIGHT_FORMATS)[number];
+  /** The full PEFT config (method + options). */
+  peft: Record<string, unknown>;
+  seed: number;
+  classNames?: string[];
+}
+
+/** Our variant for the authors' `--model_name vit_base_patch16_224_in21k`. */
+const RECIPE_MODELS: Record<string, string> = { vit_base_patch16_224_in21k: "vit_base_patch16_224.orig_in21k" };
+/** The authors' FGVC folder names -> our FGVC reader names. */
+const FGVC_NAMES: Record<string, FgvcName> = { cub: "cub", nabirds: "nabirds", stanforddog: "stanforddog", stanfordcar: "stanfordcars", oxfordflower: "oxfordflower" };
+
+/** The config layer a named recipe contributes (the authors' hyperparameters for one task). */
+export function recipeLayer(name: string): ConfigObject {
+  const r = getRecipe(name);
+  return {
+    method: r.method, rank: r.rank, sparsity: r.sparsity, batchSize: r.batchSize, lr: r.lr, weightDecay: r.weightDecay,
+    epochs: r.epochs, warmupEpochs: r.warmupEpochs, warmupLr: r.warmupLr, minLr: r.minLr, labelSmoothing: r.labelSmoothing,
+    evalEvery: "authors", preprocess: r.preprocess, seed: r.seed, model: RECIPE_MODELS[r.model] ?? r.model,
+    datasetFormat: r.benchmark === "fgvc" ? "fgvc" : "vtab",
+    ...(r.benchmark === "fgvc" ? { fgvcName: FGVC_NAMES[r.dataset] ?? r.dataset } : {}),
+  };
+}
+
+/** Fields of the generic method flags (--rank, --sparsity, ...) copied into the PEFT config when given. */
+export const PEFT_FLAGS = ["rank", "sparsity", "alpha", "kernel", "dropout", "dropPath", "targetModules"] as const;
+
+/**
+ * The PEFT config from `--method`, the method flags and `--peft JSON`. Flags a recipe filled in that the
+ * chosen method does not have (a SNELL recipe's sparsity with `--method lora`) are dropped; ones the user
+ * gave are kept, so the method's validation names them.
+ */
+export function peftConfigOf(c: ConfigObject, fromRecipe: ReadonlySet<string>): Record<string, unknown> {
+  const method = String(c.method ?? "snell");
+  const m = getMethod(method);
+  const known = new Set([...Object.keys(m.defaults), ...(m.optionalFields ?? []), "excludeModules", "layers"]);
+  const out: Record<string, unknown> = { ...((c.peft as Record<string, unknown> | undefined) ?? {}) };
+  for (const k of PEFT_FLAGS) {
+    if (c[k] === undefined) continue;
+    if (!known.has(k) && fromRecipe.has(k)) continue;
+    out[k] = c[k];
+  }
+  return { ...out, method };
+}
+
+function oneOf<T extends string>(what: string, v: unknown, valid: readonly T[]): T {
+  if (!valid.includes(v as T)) throw unknownName(what, String(v), valid);
+  return v as T;
+}
+
+/** Checks and types the data/model part of a merged config. */
+export function runSpecOf(c: ConfigObject, fromRecipe: ReadonlySet<string> = new Set()): RunSpec {
+  const spec: RunSpec = {
+    datasetFormat: oneOf("dataset format", c.datasetFormat ?? "vtab", DATASET_FORMATS),
+    preprocess: oneOf("preprocessing preset", c.preprocess ?? "snell-vtab", PRESETS),
+    model: String(c.model ?? "vit_base_patch16_224.orig_in21k"),
+    weightsFormat: oneOf("weights format", c.weightsFormat ?? "auto", WEIGHT_FORMATS),
+    peft: peftConfigOf(c, fromRecipe),
+    seed: (c.seed as number | undefined) ?? 0,
+  };
+  for (const k of ["data", "fgvcName", "trainSplit", "evalSplit"] as const) if (c[k] !== undefined) spec[k] = String(c[k]);
+  if (c.numClasses !== undefined) spec.numClasses = c.numClasses as number;
+  if (c.arch !== undefined) spec.arch = c.arch as Record<string, unknown>;
+  if (c.weights !== undefined) spec.weights = path.resolve(String(c.weights));
+  if (c.data !== undefined) spec.data = path.resolve(String(c.data));
+  return spec;
+}
+
+function idxFiles(dir: string, split: string): [string, string] {
+  const stems = split === "test" ? ["test", "t10k"] : [split];
+  for (const stem of stems) {
+    for (const gz of ["", ".gz"]) {
+      const im = path.join(dir, `${stem}-images-idx3-ubyte${gz}`);
+      const lb = path.join(dir, `${stem}-labels-idx1-ubyte${gz}`);
+      if (fs.existsSync(im) && fs.existsSync(lb)) return [im, lb];
+    }
+  }
+  throw new FormatError(`missing split file ${path.join(dir, `${stems[stems.length - 1]}-images-idx3-ubyte`)} (IDX layout: <split>-images-idx3-ubyte and <split>-labels-idx1-ubyte, optionally .gz)`);
+}
+
+function fgvcName(spec: RunSpec): FgvcName {
+  const name = spec.fgvcName ?? path.basename(spec.data!).toLowerCase();
+  const mapped = FGVC_NAMES[name] ?? name;
+  if (!(mapped in FGVC_IMAGE_ROOTS)) throw new ConfigError(`FGVC dataset name "${name}" is unknown; pass --fgvc-name, one of ${Object.keys(FGVC_IMAGE_ROOTS).join(", ")}`);
+  return mapped as FgvcName;
+}
+
+/** Reads one split of the run's dataset; labels must lie in [0, numClasses) when given. */
+export function readSplit(spec: RunSpec, split: string, numClasses?: number): Dataset & { classNames?: readonly string[] } {
+  if (!spec.data) throw new ConfigError("no dataset: pass --data DIR");
+  const dir = spec.data;
+  const opts = numClasses !== undefined ? { numClasses } : {};
+  switch (spec.datasetFormat) {
+    case "vtab":
+      return readVtab(dir, oneOf("VTAB split", split, VTAB_SPLITS) as VtabSplit, opts);
+    case "fgvc":
+      return readFgvc(dir, fgvcName(spec), oneOf("FGVC split", split, ["train", "val", "test", "trainval"] as const) as FgvcSplit, opts);
+    case "imagefolder": {
+      const ds = readImageFolder(path.join(dir, split));
+      if (numClasses !== undefined && ds.numClasses > numClasses) {
+        throw new FormatError(`${path.join(dir, split)}: ${ds.numClasses} class folders, but the model has ${numClasses} classes`);
+      }
+      return ds;
+    }
+    case "idx": {
+      const [im, lb] = idxFiles(dir, split);
+      return new IdxDataset(readIdxImages(im, lb), { ...opts, name: lb });
+    }
+  }
+}
+
+/** Default split names per layout: [train, eval]. */
+export function defaultSplits(spec: RunSpec): [string, string] {
+  switch (spec.datasetFormat) {
+    case "vtab": return ["train800val200", "test"];
+    case "fgvc": return ["trainval", "test"];
+    case "imagefolder": return ["train", fs.existsSync(path.join(spec.data ?? "", "test")) ? "test" : "val"];
+    case "idx": return ["train", "test"];
+  }
+}
+
+/** The model's architecture: a test arch or a timm variant, with `arch` overrides and the dataset's class count. */
+export function modelConfig(spec: RunSpec, numClasses: number): { cfg: VitConfig; pretrained: PretrainedCfg | null; name: string } {
+  const over = (spec.arch ?? {}) as Partial<VitConfig>;
+  const test = TEST_ARCHS[spec.model];
+  if (test) {
+    const cfg: VitConfig = { ...test, numClasses, ...over };
+    try {
+      validateVitConfig(cfg);
+    } catch (cause) {
+      throw new ConfigError(`model "${spec.model}" with --arch ${JSON.stringify(over)}: ${(cause as Error).message}`, { cause });
+    }
+    return { cfg, pretrained: null, name: spec.model };
+  }
+  const v = vitVariant(spec.model, { numClasses, ...over });
+  return { cfg: v.config, pretrained: v.pretrained, name: v.name };
+}
+
+/** Reads a weight file by its extension: .safetensors, .npz, .pth / .pth.tar / .pt / .bin (PyTorch zip). */
+export function readWeightFile(file: string): Map<string, RawTensor> {
+  if (!fs.existsSync(file)) throw new ConfigError(`weights file ${file} does not exist`);
+  const f = file.toLowerCase();
+  if (f.endsWith(".safetensors")) return readSafetensors(file);
+  if (f.endsWith(".npz")) return readNpz(file);
+  if (/\.(pth|pth\.tar|pt|bin|tar)$/.test(f)) return readPth(file).tensors;
+  throw new ConfigError(`weights file ${file}: unknown extension; expected .safetensors, .npz, .pth or .pth.tar`);
+}
+
+/** Result of building the frozen backbone. */
+export interface BuiltBase {
+  base: BaseModel;
+  pretrained: PretrainedCfg | null;
+  /** Lines for the user (what was loaded, what was left at init). */
+  notes: string[];
+}
+
+/**
+ * Creates the ViT (random init from `spec.seed`) and loads `spec.weights` into it. The head may differ
+ * (new task); any other missing or mis-shaped tensor means the file belongs to another model: ConfigError.
+ */
+export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
+  const { cfg, pretrained, name } = modelConfig(spec, numClasses);
+  const params = createVitParams(cfg, new Rng(spec.seed));
+  const notes: string[] = [];
+  if (!spec.weights) {
+    if (!TEST_ARCHS[spec.model]) notes.push(`warning: no --weights given; ${name} starts from random weights`);
+    return { base: { cfg, params, name }, pretrained, notes };
+  }
+  const raw = readWeightFile(spec.weights);
+  const source: CheckpointSource = spec.weightsFormat !== "auto" ? spec.weightsFormat : detectCheckpointSource(raw) ?? pretrained?.source ?? "timm";
+  const tensors = checkpointFilter(raw, cfg, source, { file: spec.weights });
+  const isHead = (k: string) => k === "head.weight" || k === "head.bias";
+  const report = loadPretrained(params, tensors, { ignoreMissing: isHead });
+  const wrong = report.mismatched.filter((m) => !isHead(m.key));
+  if (wrong.length || report.missing.length) {
+    const detail = [
+      ...wrong.slice(0, 3).map((m) => `${m.key} is [${m.got.join(", ")}] in the file, [${m.expected.join(", ")}] in the model`),
+      ...(report.missing.length ? [`${report.missing.length} tensors missing (e.g. ${report.missing.slice(0, 3).join(", ")})`] : []),
+    ];
+    throw new ConfigError(`weights file ${spec.weights} (${source} layout) belongs to another model than ${name} (${cfg.embedDim} wide, ${cfg.depth} blocks): ${detail.join("; ")}`);
+  }
+  notes.push(`loaded ${report.loaded.length} tensors from ${spec.weights} (${source} layout)` +
+    (report.mismatched.length ? "; head re-initialised for the new classes" : "") +
+    (report.unexpected.length ? `; ignored ${report.unexpected.length} unused tensors (e.g. ${report.unexpected.slice(0, 2).join(", ")})` : ""));
+  return { base: { cfg, params, name }, pretrained, notes };
+}
+
+/** Train or eval preprocessing for the model: the preset at the model's input size (timm: the tag's mean/std/crop). */
+export function transformFor(spec: RunSpec, cfg: VitConfig, pretrained: PretrainedCfg | null, train: boolean): TransformSpec {
+  const timm = spec.preprocess === "timm" && pretrained
+    ? { mean: pretrained.mean, std: pretrained.std, interpolation: pretrained.interpolation, cropPct: pretrained.cropPct }
+    : {};
+  return makeTransform(spec.preprocess, { train, size: cfg.imgSize, ...timm });
+}

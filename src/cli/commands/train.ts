@@ -1,0 +1,148 @@
+/** @file `snell train`: recipe + config file + flags -> datasets, backbone, adapters -> the training loop. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Option, type Command } from "commander";
+import { ConfigError } from "../../errors.js";
+import { applyAdapters } from "../../peft/apply.js";
+import { writeFileAtomic } from "../../train/atomic.js";
+import type { JsonValue } from "../../train/checkpoint.js";
+import { RUN_FILES, train, TRAINER_DEFAULTS, type TrainerConfig } from "../../train/trainer.js";
+import { mergeConfigs, type ConfigObject } from "../config-file.js";
+import { recipeNames } from "../recipes.js";
+import {
+  EXIT, layeredConfig, parseInteger, parseJsonObject, parseKeyValues, parseList, parseNumber, println, readRunJson, RUN_JSON,
+  type CliContext,
+} from "./context.js";
+import { buildBase, DATASET_FORMATS, defaultSplits, readSplit, recipeLayer, runSpecOf, transformFor, WEIGHT_FORMATS } from "./setup.js";
+
+/** Adds the data, model and method options shared by train and info. */
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option("--data <dir>", "dataset folder (VTAB-1k task folder by default)")
+    .addOption(new Option("--dataset-format <fmt>", "layout of --data").choices([...DATASET_FORMATS]))
+    .option("--fgvc-name <name>", "FGVC dataset (cub, nabirds, stanforddog, stanfordcars, oxfordflower); default: the folder name")
+    .option("--train-split <name>", "training split (vtab: train800val200, fgvc: trainval, imagefolder: train, idx: train)")
+    .option("--eval-split <name>", "evaluation split (default test; imagefolder: test or val)")
+    .option("--num-classes <n>", "class count (default: from the training labels)", parseInteger("--num-classes"))
+    .addOption(new Option("--preprocess <preset>", "preprocessing preset").choices(["snell-vtab", "snell-fgvc", "timm"]))
+    .option("--model <name>", "ViT variant, e.g. vit_base_patch16_224.orig_in21k, or vit_test (tiny, random init)")
+    .option("--arch <k=v,...>", "architecture overrides, e.g. imgSize=32,depth=2", parseKeyValues)
+    .option("--weights <file>", "backbone weights: .safetensors, .npz or .pth[.tar]")
+    .addOption(new Option("--weights-format <fmt>", "layout of the weights file").choices([...WEIGHT_FORMATS]))
+    .option("--method <name>", "snell | snella | lora | adapter | bitfit | linear | full (default snell)")
+    .option("--rank <n>", "adapter rank", parseInteger("--rank"))
+    .option("--sparsity <s>", "SNELL: fraction of dW zeroed per matrix, in [0, 1)", parseNumber("--sparsity"))
+    .option("--alpha <a>", "LoRA scale numerator", parseNumber("--alpha"))
+    .option("--kernel <name>", "SNELL kernel: piecewise | linear | rbf | sigmoid")
+    .option("--dropout <p>", "adapter input dropout", parseNumber("--dropout"))
+    .option("--drop-path <p>", "adapter output drop-path", parseNumber("--drop-path"))
+    .option("--target-modules <list>", "comma-separated module suffixes, e.g. attn.q,attn.v", parseList)
+    .option("--peft <json>", "further method options as a JSON object", parseJsonObject("--peft"))
+    .option("--seed <n>", "seed of the random init, shuffling, augmentation and dropout", parseInteger("--seed"))
+    .option("--config <file>", "JSON or YAML file with any of these options (flags override it)");
+}
+
+const TRAINER_KEYS = Object.keys(TRAINER_DEFAULTS) as (keyof TrainerConfig)[];
+
+function trainerConfigOf(c: ConfigObject): Partial<TrainerConfig> {
+  const out: Record<string, unknown> = {};
+  for (const k of TRAINER_KEYS) if (c[k] !== undefined) out[k] = c[k];
+  if (typeof out.evalEvery === "string" && out.evalEvery !== "authors") {
+    const n = Number(out.evalEvery);
+    if (!Number.isInteger(n)) throw new ConfigError(`--eval-every must be an integer or "authors", got "${out.evalEvery}"`);
+    out.evalEvery = n;
+  }
+  return out as Partial<TrainerConfig>;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program.command("train").description("fine-tune a ViT with a PEFT method (SNELL by default) on a dataset folder");
+  addModelOptions(cmd)
+    .option("--recipe <name>", `the authors' hyperparameters for a task, e.g. vtab/cifar, fgvc/cub (${recipeNames().length} recipes)`)
+    .option("--epochs <n>", "training epochs", parseInteger("--epochs"))
+    .option("--batch-size <n>", "training batch size", parseInteger("--batch-size"))
+    .option("--eval-batch-size <n>", "evaluation batch size (default 2x batch size)", parseInteger("--eval-batch-size"))
+    .option("--lr <x>", "peak learning rate", parseNumber("--lr"))
+    .option("--weight-decay <x>", "AdamW weight decay", parseNumber("--weight-decay"))
+    .option("--warmup-epochs <n>", "linear warm-up epochs (default 10)", parseInteger("--warmup-epochs"))
+    .option("--warmup-lr <x>", "first warm-up lr (default 1e-6)", parseNumber("--warmup-lr"))
+    .option("--min-lr <x>", "cosine floor (default 1e-5)", parseNumber("--min-lr"))
+    .addOption(new Option("--schedule-update <when>", "lr changes per epoch (the authors) or per step").choices(["epoch", "step"]))
+    .option("--label-smoothing <x>", "cross-entropy label smoothing", parseNumber("--label-smoothing"))
+    .option("--clip-grad <x>", "clip gradients to this global norm", parseNumber("--clip-grad"))
+    .option("--eval-every <n>", "evaluate every N epochs (0: only at the end; 'authors': every 10th and the last 10)")
+    .addOption(new Option("--eval-mode <mode>", "evaluate with adapters merged into the weights (fast) or through the unmerged graph").choices(["merged", "graph"]))
+    .option("--workers <n>", "image decode threads", parseInteger("--workers"))
+    .option("--prefetch <n>", "batches decoded ahead", parseInteger("--prefetch"))
+    .option("--skip-bad-images", "skip unreadable images (counted) instead of failing")
+    .option("--drop-last", "drop a short last batch instead of padding it")
+    .option("--cache-images", "keep decoded images in memory across epochs (deterministic transforms only)")
+    .option("--save-best", "also save the adapter of the best evaluation to <out>/adapter-best")
+    .option("--out <dir>", "output folder: run.json, checkpoint.safetensors, log.jsonl, adapter/")
+    .option("--resume", "continue the run in --out from its checkpoint")
+    .option("--no-progress", "no progress bar or step lines")
+    .option("--json", "print the result as JSON on stdout")
+    .action(async () => {
+      ctx.exitCode = await runTrain(cmd, ctx);
+    });
+}
+
+async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
+  const first = layeredConfig(cmd);
+  const out = path.resolve(String(first.out ?? "runs/snell"));
+  const stored = first.resume ? readRunJson(out) : null;
+  if (first.resume && !stored) throw new ConfigError(`nothing to resume: ${path.join(out, RUN_JSON)} does not exist (train without --resume first)`);
+  const recipeName = (first.recipe ?? (stored?.config as ConfigObject | undefined)?.recipe) as string | undefined;
+  const recipe = recipeName ? recipeLayer(recipeName) : {};
+  const c = layeredConfig(cmd, recipe, (stored?.config as ConfigObject | undefined) ?? {});
+  const userKeys = new Set(Object.keys(mergeConfigs((stored?.config as ConfigObject | undefined) ?? {}, layeredConfig(cmd))));
+  const fromRecipe = new Set(Object.keys(recipe).filter((k) => !userKeys.has(k)));
+  const spec = runSpecOf(c, fromRecipe);
+  const [trainSplit, evalSplit] = defaultSplits(spec);
+  const trainSet = readSplit(spec, spec.trainSplit ?? trainSplit, spec.numClasses);
+  const numClasses = spec.numClasses ?? trainSet.numClasses;
+  const evalSet = readSplit(spec, spec.evalSplit ?? evalSplit, numClasses);
+  if (spec.datasetFormat === "imagefolder" && JSON.stringify(evalSet.classNames) !== JSON.stringify(trainSet.classNames)) {
+    throw new ConfigError(`class folders differ between ${spec.trainSplit ?? trainSplit} (${trainSet.classNames?.join(", ")}) and ${spec.evalSplit ?? evalSplit} (${evalSet.classNames?.join(", ")})`);
+  }
+  const built = buildBase(spec, numClasses);
+  for (const n of built.notes) println(ctx.stderr, n);
+  const pm = applyAdapters(built.base, spec.peft, { seed: spec.seed });
+  println(ctx.stderr, `model ${built.base.name} (${pm.cfg.embedDim} wide, ${pm.cfg.depth} blocks, ${numClasses} classes) + ${pm.config.method} on ${pm.sites.length} modules: ${pm.trainableReport()}`);
+  println(ctx.stderr, `data ${spec.data} (${spec.datasetFormat}): ${trainSet.length} training images, ${evalSet.length} evaluation images`);
+
+  const stored0 = { ...c, out, data: spec.data, ...(spec.weights ? { weights: spec.weights } : {}) };
+  delete (stored0 as ConfigObject).resume;
+  delete (stored0 as ConfigObject).config;
+  delete (stored0 as ConfigObject).json;
+  fs.mkdirSync(out, { recursive: true });
+  const runJson = {
+    format: "snell-ts/run/1", config: stored0, spec, numClasses,
+    ...(trainSet.classNames ? { classNames: [...trainSet.classNames] } : {}),
+  };
+  // A resume keeps the run.json of the run it continues (a refused resume must not overwrite it).
+  if (!c.resume) writeFileAtomic(path.join(out, RUN_JSON), JSON.stringify(runJson, null, 2) + "\n");
+
+  const result = await ctx.withInterrupt((signal) => train({
+    model: pm, train: trainSet, eval: evalSet,
+    transforms: { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) },
+    config: trainerConfigOf(c), outDir: out, resume: Boolean(c.resume), signal,
+    log: (line) => println(ctx.stderr, line),
+    progress: c.progress === false ? false : { stream: ctx.stderr },
+    runConfig: stored0 as unknown as JsonValue,
+  }));
+  if (result.interrupted) {
+    println(ctx.stderr, `interrupted after ${result.steps} steps; checkpoint ${result.checkpoint}. Resume with: snell train --resume --out ${out}`);
+    return EXIT.interrupted;
+  }
+  if (result.skippedImages > 0) println(ctx.stderr, `skipped ${result.skippedImages} unreadable images (--skip-bad-images)`);
+  println(ctx.stderr, result.summary);
+  println(ctx.stderr, `adapter: ${result.adapterDir}; log: ${path.join(out, RUN_FILES.log)}; ${result.seconds.toFixed(1)} s, peak RSS ${Math.round(result.peakRssMiB)} MiB`);
+  if (c.json) {
+    println(ctx.stdout, JSON.stringify({
+      last: result.last, best: result.best, epochs: result.epochsDone, steps: result.steps, seconds: result.seconds,
+      peakRssMiB: result.peakRssMiB, trainable: result.trainable, all: result.all, adapter: result.adapterDir, history: result.history,
+    }));
+  }
+  return EXIT.ok;
+}
