@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runGoldenCase } from "../../src/peft/snell/golden.js";
 import { EXIT, type CliContext } from "../../src/cli/commands/context.js";
+import { inProcess } from "../helpers/cli.js";
 import { reportError, runCli } from "../../src/cli/main.js";
 import { InternalError } from "../../src/errors.js";
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.js";
@@ -47,18 +47,6 @@ async function waitFor(file: string, child: ChildProcess): Promise<void> {
     if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${file} appeared`);
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-/** Runs the CLI in this process with captured output. */
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "", stderr = "";
-  const sink = (f: (s: string) => void) => new Writable({ write(chunk, _e, cb) { f(String(chunk)); cb(); } });
-  const ctx: CliContext = {
-    stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), exitCode: 0,
-    withInterrupt: (body) => body(new AbortController().signal),
-  };
-  const code = await runCli(args, ctx);
-  return { code, stdout, stderr };
 }
 
 /** A user error: exit 2, one "snell: error:" line matching `re`, no stack. */
