@@ -17,7 +17,7 @@ import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import { PeftModel } from "../peft/apply.js";
 import type { PeftConfig } from "../peft/config.js";
-import { SnellaAllocator } from "../peft/snella/allocator.js";
+import { SnellaAllocator, type SnellaAllocatorState } from "../peft/snella/allocator.js";
 import { storeSparsity } from "../peft/snella/method.js";
 import type { SnellaConfig } from "../peft/snella/config.js";
 import type { Feed } from "../runtime/compiled.js";
@@ -306,7 +306,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       history = ex.history ?? [];
       tracker.last = ck.accuracy.last;
       tracker.best = ck.accuracy.best;
-      if (alloc && ex.allocator) importAllocator(alloc, ex.allocator);
+      if (alloc && ex.allocator) alloc.importState(ex.allocator as unknown as SnellaAllocatorState);
       log(`resumed from ${ckptFile}: epoch ${startEpoch + 1}${startBatch ? `, step ${startBatch + 1}` : ""} (${ck.step} optimizer steps done)`);
     }
     const runLog = opts.outDir ? RunLog.open(path.join(opts.outDir, RUN_FILES.log), opts.resume ? { resumeAtEpoch: startEpoch } : {}) : null;
@@ -322,7 +322,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const shape = pm.params.get(slash < 0 ? n : n.slice(0, slash)).shape;
         (slash < 0 ? params : optimizer).set(n, { shape, data });
       }
-      const extra: ResumeExtra = { stepInEpoch, lossSum, lossCount, epochSeconds, history, trainer: cfg, ...(alloc ? { allocator: exportAllocator(alloc) } : {}) };
+      const extra: ResumeExtra = { stepInEpoch, lossSum, lossCount, epochSeconds, history, trainer: cfg, ...(alloc ? { allocator: alloc.exportState() as unknown as JsonValue } : {}) };
       const ck: TrainingCheckpoint = {
         params, optimizer, rng: { seed: cfg.seed, scheme: "seed+epoch+step" }, step: st.step, epoch, accuracy: tracker.toJSON(),
         config: opts.runConfig ?? null, fingerprint, fingerprintDescription, extra: extra as unknown as JsonValue,
@@ -485,26 +485,4 @@ export function describeEpoch(r: EpochRecord, epochs: number, best = false): str
   return `epoch ${r.epoch + 1}/${epochs}: lr ${r.lr.toExponential(2)} loss ${r.loss.toFixed(4)}${acc} ` +
     `${r.seconds.toFixed(1)} s, step ${(r.stepSeconds as number).toFixed(3)} s, decode ${Math.round(r.decodeImagesPerSecond as number)} img/s, ` +
     `peak RSS ${Math.round(r.peakRssMiB)} MiB${skipped}`;
-}
-
-/** SNELLA allocator state as JSON (sparsities and EMA statistics, float64 kept exactly via their bit patterns). */
-function exportAllocator(alloc: SnellaAllocator): JsonValue {
-  const a = alloc as unknown as { s: Float64Array; stats: Map<string, { expI: Float64Array; expU: Float64Array }> };
-  const b64 = (x: Float64Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("base64");
-  const stats: Record<string, JsonValue> = {};
-  for (const [n, st] of a.stats) stats[n] = { expI: b64(st.expI), expU: b64(st.expU) };
-  return { s: b64(a.s), stats, last: alloc.last as unknown as JsonValue };
-}
-
-function importAllocator(alloc: SnellaAllocator, j: JsonValue): void {
-  const a = alloc as unknown as { s: Float64Array; stats: Map<string, { expI: Float64Array; expU: Float64Array }> };
-  const f64 = (s: string) => {
-    const b = Buffer.from(s, "base64");
-    return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  };
-  const o = j as unknown as { s: string; stats: Record<string, { expI: string; expU: string }>; last: SnellaAllocator["last"] };
-  a.s.set(f64(o.s));
-  a.stats.clear();
-  for (const [n, st] of Object.entries(o.stats)) a.stats.set(n, { expI: f64(st.expI), expU: f64(st.expU) });
-  alloc.last = o.last;
 }

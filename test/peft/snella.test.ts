@@ -7,7 +7,7 @@ import { ParamBinder, ParameterStore } from "../../src/ir/parameters.js";
 import type { Value } from "../../src/ir/value.js";
 import type { SiteInfo } from "../../src/peft/method.js";
 import {
-  SNELLA_DEFAULTS, SnellaAllocator, allocateBudget, scheduleBudget, snella, sparsityInputName, storeSparsity,
+  SNELLA_DEFAULTS, SnellaAllocator, type SnellaAllocatorState, allocateBudget, scheduleBudget, snella, sparsityInputName, storeSparsity,
   type SnellaAllocatorConfig, type SnellaConfig,
 } from "../../src/peft/snella/index.js";
 import { Rng } from "../../src/random.js";
@@ -86,6 +86,29 @@ describe("the allocator across steps", () => {
     a.observe("m1.snella_A", [1], [1]);
     a.reallocate(9); // target budget 10 all to m1 (score > 0 only there)
     assert.deepEqual(a.sparsity(), { m1: 0, m2: 1 - 1 / 20, m3: 1 - 1 / 10 });
+  });
+  test("exported state resumes bit for bit; state of other matrices is refused", () => {
+    const grads = (step: number) => (name: string) => ({ value: [1 + step / 3], grad: [Math.sin(step + name.length) * 0.7] });
+    const whole = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
+    const first = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
+    for (let t = 0; t < 5; t++) {
+      whole.update(t, grads(t));
+      first.update(t, grads(t));
+    }
+    // Through JSON text, as a checkpoint stores it.
+    const saved = JSON.parse(JSON.stringify(first.exportState())) as SnellaAllocatorState;
+    const resumed = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
+    resumed.importState(saved);
+    for (let t = 5; t < 9; t++) {
+      whole.update(t, grads(t));
+      resumed.update(t, grads(t));
+    }
+    assert.deepEqual(resumed.sparsity(), whole.sparsity());
+    assert.deepEqual(resumed.scores(), whole.scores());
+    assert.deepEqual(resumed.last, whole.last);
+    const other = new SnellaAllocator(MATS.slice(0, 2), 0.75, ACFG, { total: 10 });
+    assert.throws(() => other.importState(saved), /3 sparsities for 2 adapted matrices/);
+    assert.throws(() => resumed.importState({ ...saved, stats: { "x.snella_A": saved.stats["m1.snella_A"]! } }), /"x\.snella_A", which is not a SNELLA factor/);
   });
   test("counting in epochs maps steps to epochs", () => {
     const a = new SnellaAllocator(MATS, 0.75, { ...ACFG, unit: "epoch" }, { total: 10, stepsPerEpoch: 3 });

@@ -157,4 +157,21 @@ describe("train()", () => {
     const s = o.model.params.list().filter((p) => p.name.endsWith(".snella_s")).map((p) => p.data[0]!);
     assert.ok(s.length > 0 && s.some((v) => Math.abs(v - 0.3) > 1e-6), `sparsities ${s.join(", ")}`);
   });
+
+  test("SNELLA resumed mid-run reallocates as the uninterrupted run (allocator state in the checkpoint)", async () => {
+    const peft = { method: "snella", rank: 4, sparsity: 0.5, allocator: { initSparsity: 0.3, initWarmup: 1, finalWarmup: 1, maskInterval: 1, beta1: 0.85, beta2: 0.85, unit: "step" } };
+    const cfg = { epochs: 2, batchSize: 2 };
+    const straight = options(peft, cfg);
+    await train(straight);
+    const out = join(tmp.dir, "snella-mid");
+    const ac = new AbortController();
+    let steps = 0;
+    const o1 = options(peft, cfg, out);
+    await train({ ...o1, signal: ac.signal, progress: { stream: { write: () => { if (++steps === 4) ac.abort(); return true; } } as never, tty: false, intervalMs: 0 } });
+    assert.equal(loadTrainingCheckpoint(join(out, RUN_FILES.checkpoint)).step, 4);
+    const o2 = options(peft, cfg, out);
+    await train({ ...o2, resume: true });
+    // Without the EMA statistics restored, the reallocations after the resume would differ.
+    for (const [n, x] of trainedTensors(straight)) assert.deepEqual(o2.model.params.get(n).data, x, n);
+  });
 });

@@ -12,7 +12,7 @@
  * - a matrix's sparsity is 1 - alloc / size, clamped to [0, 1 - 1/size], so at least about one
  *   entry survives and the threshold stays inside the matrix.
  */
-import { ConfigError } from "../../errors.js";
+import { ConfigError, FormatError } from "../../errors.js";
 import type { SnellaAllocatorConfig } from "./config.js";
 
 /** One adapted matrix: its site path and size. */
@@ -199,4 +199,52 @@ export class SnellaAllocator {
     this.last.scores = scores;
     return r;
   }
+
+  /**
+   * Everything the allocator carries between steps (sparsities, EMA statistics, last schedule
+   * result), as JSON for a resumable checkpoint; float64 values travel as their bytes, so a
+   * resumed run allocates bit for bit as an uninterrupted one.
+   */
+  exportState(): SnellaAllocatorState {
+    const stats: SnellaAllocatorState["stats"] = {};
+    for (const [n, st] of this.stats) stats[n] = { expI: f64ToBase64(st.expI), expU: f64ToBase64(st.expU) };
+    return { s: f64ToBase64(this.s), stats, last: structuredClone(this.last) };
+  }
+
+  /** Restores `exportState()` output; refuses state from a different set of matrices. */
+  importState(state: SnellaAllocatorState): void {
+    const where = "snella allocator state";
+    const s = base64ToF64(state?.s, `${where}: s`);
+    if (s.length !== this.s.length) throw new FormatError(`${where}: ${s.length} sparsities for ${this.s.length} adapted matrices (checkpoint of another model?)`);
+    const known = new Set(this.factorNames());
+    const stats = new Map<string, Stats>();
+    for (const [n, st] of Object.entries(state.stats ?? {})) {
+      if (!known.has(n)) throw new FormatError(`${where}: statistics for "${n}", which is not a SNELLA factor of this model`);
+      const expI = base64ToF64(st.expI, `${where}: ${n}.expI`), expU = base64ToF64(st.expU, `${where}: ${n}.expU`);
+      if (expI.length !== expU.length) throw new FormatError(`${where}: ${n} has ${expI.length} sensitivities but ${expU.length} uncertainties`);
+      stats.set(n, { expI, expU });
+    }
+    this.s.set(s);
+    this.stats.clear();
+    for (const [n, st] of stats) this.stats.set(n, st);
+    this.last = structuredClone(state.last);
+  }
+}
+
+/** JSON form of a SnellaAllocator's running state (see `exportState`). */
+export interface SnellaAllocatorState {
+  /** Per-matrix sparsities, float64 bytes in base64. */
+  s: string;
+  /** Per factor name: EMA sensitivity and uncertainty, float64 bytes in base64. */
+  stats: Record<string, { expI: string; expU: string }>;
+  last: SnellaAllocator["last"];
+}
+
+const f64ToBase64 = (x: Float64Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("base64");
+
+function base64ToF64(s: unknown, what: string): Float64Array {
+  if (typeof s !== "string") throw new FormatError(`${what}: expected a base64 string`);
+  const b = Buffer.from(s, "base64");
+  if (b.byteLength % 8 !== 0) throw new FormatError(`${what}: ${b.byteLength} bytes is not a whole number of float64 values`);
+  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
