@@ -1,18 +1,29 @@
 /**
  * @file One demo row: load the pre-trained demo ViT, apply one PEFT method, fine-tune on the
- * downstream task. Runs in its own process (see run.ts) so peak memory is this method's own.
+ * downstream task with the library's trainer. Runs in its own process (see run.ts) so peak memory
+ * is this method's own.
  */
 import { readSafetensors } from "../checkpoint/safetensors.js";
 import { loadPretrained } from "../models/load.js";
 import { createVitParams } from "../models/vit.js";
 import { applyAdapters } from "../peft/apply.js";
 import { Rng } from "../random.js";
-import { fit, type FitResult } from "./fit.js";
+import { train } from "../train/trainer.js";
 import type { DemoMethod } from "./methods.js";
-import { DEMO_VIT, downstreamTask, splitTrainVal } from "./mnist-tasks.js";
+import { DEMO_SCHEDULE, DEMO_VIT, downstreamTask, splitTrainVal } from "./mnist-tasks.js";
 
-export interface MethodRun extends FitResult {
+/** One method's outcome: the table row and the curves. */
+export interface MethodRun {
   label: string;
+  /** Per epoch (1-based): mean training loss, test top-1 (%), seconds. */
+  history: { epoch: number; loss: number; top1: number; seconds: number }[];
+  /** Top-1 after the last epoch and the highest over the epochs (what the SNELL authors report). */
+  last: number;
+  best: number;
+  /** Median seconds of a training step. */
+  secondsPerStep: number;
+  peakRssMiB: number;
+  seconds: number;
   trainable: number;
   all: number;
 }
@@ -21,7 +32,8 @@ export interface RunMethodOptions {
   weights: string;
   epochs: number;
   batch: number;
-  testImages: number;
+  /** Test digits to score (default: all). */
+  testImages?: number;
   seed: number;
   /** Model selection: train on the first 800 images and test on the other 200 (VTAB's train800/val200). */
   validation?: boolean;
@@ -35,14 +47,18 @@ export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: 
   pretrained.delete("head.bias");
   loadPretrained(params, pretrained, { strict: true, ignoreMissing: (name) => name.startsWith("head.") });
   const model = applyAdapters({ cfg: DEMO_VIT, params, name: "demo-vit-mnist04" }, m.peft, { seed: o.seed });
-  const { trainable, all } = model.trainableCounts();
   const task = downstreamTask(o.testImages);
-  const { train, test } = o.validation ? splitTrainVal(task.train) : task;
-  const result = await fit({
-    params: model.params, classes: DEMO_VIT.numClasses, train, test, epochs: o.epochs, batch: o.batch,
-    lr: m.lr, weightDecay: m.weightDecay, warmupEpochs: 1, seed: o.seed,
-    forward: (g, bind, images, { train: isTrain, runInput }) => model.forward(g, bind, images, { train: isTrain, runInput }),
-    onEpoch: (e) => log(`${m.label} epoch ${e.epoch}/${o.epochs}: loss ${e.loss.toFixed(4)}, test top-1 ${e.top1.toFixed(2)}% (${e.seconds.toFixed(1)} s)`),
+  const { train: trainSet, test } = o.validation ? splitTrainVal(task.train) : task;
+  const r = await train({
+    model, train: trainSet, eval: test,
+    config: { ...DEMO_SCHEDULE, epochs: o.epochs, batchSize: o.batch, lr: m.lr, weightDecay: m.weightDecay, seed: o.seed },
+    onEpoch: (e) => log(`${m.label} epoch ${e.epoch + 1}/${o.epochs}: loss ${e.loss.toFixed(4)}, test top-1 ${e.top1!.toFixed(2)}% (${e.seconds.toFixed(1)} s)`),
   });
-  return { ...result, label: m.label, trainable, all };
+  return {
+    label: m.label,
+    history: r.history.map((h) => ({ epoch: h.epoch + 1, loss: h.loss, top1: h.top1!, seconds: h.seconds })),
+    last: r.last!.top1, best: r.best!.top1,
+    secondsPerStep: r.medianStepSeconds, peakRssMiB: r.peakRssMiB, seconds: r.seconds,
+    trainable: r.trainable, all: r.all,
+  };
 }

