@@ -58,6 +58,30 @@ export interface LoaderStats {
   waitSeconds: number;
 }
 
+/** Batches in an epoch of `n` samples: a short last batch counts unless `dropLast`. */
+export function batchCount(n: number, batchSize: number, dropLast: boolean): number {
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+/**
+ * The order of sample indices in an epoch: identity without shuffle, else a Fisher-Yates permutation
+ * seeded by (seed, epoch), so every loader over the same count gives the same order.
+ */
+export function epochOrder(n: number, shuffle: boolean, seed: number, epoch: number): Int32Array {
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  if (!shuffle) return idx;
+  // The index argument 0xffffffff keeps this stream apart from the per-sample augmentation streams.
+  const rng = new Rng(mixSeed(seed, epoch, 0xffffffff));
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  return idx;
+}
+
 /** Turns a Dataset into batches; one loader per split. Call close() to stop its workers. */
 export class DataLoader {
   private readonly opts: Required<LoaderOptions>;
@@ -83,25 +107,12 @@ export class DataLoader {
 
   /** Batches per epoch. */
   get numBatches(): number {
-    const { batchSize, dropLast } = this.opts;
-    return dropLast ? Math.floor(this.dataset.length / batchSize) : Math.ceil(this.dataset.length / batchSize);
+    return batchCount(this.dataset.length, this.opts.batchSize, this.opts.dropLast);
   }
 
   /** The epoch's order of dataset indices (identity without shuffle). */
   order(epoch: number): Int32Array {
-    const n = this.dataset.length;
-    const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = i;
-    if (!this.opts.shuffle) return idx;
-    // The index argument 0xffffffff keeps this stream apart from the per-sample augmentation streams.
-    const rng = new Rng(mixSeed(this.opts.seed, epoch, 0xffffffff));
-    for (let i = n - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      const t = idx[i]!;
-      idx[i] = idx[j]!;
-      idx[j] = t;
-    }
-    return idx;
+    return epochOrder(this.dataset.length, this.opts.shuffle, this.opts.seed, epoch);
   }
 
   private request(order: Int32Array, b: number, epoch: number): BatchRequest {

@@ -2,10 +2,8 @@
  * @file Batches from tensors already in memory (e.g. the demo's MNIST digits), with the DataLoader's
  * interface, seeded shuffle and zero padding, so `train()` runs on them without decoding.
  */
-import type { Batch, LoaderStats } from "../data/loader.js";
-import { mixSeed } from "../data/transforms.js";
+import { batchCount, epochOrder, type Batch, type LoaderStats } from "../data/loader.js";
 import { ConfigError, FormatError, ShapeError } from "../errors.js";
-import { Rng } from "../random.js";
 
 /** Preprocessed images [count, C, H, W] (row-major float32) with their labels. */
 export interface TensorData {
@@ -58,23 +56,11 @@ export class TensorLoader implements BatchSource {
   }
 
   get numBatches(): number {
-    const { batchSize, dropLast } = this.opts;
-    return dropLast ? Math.floor(this.data.count / batchSize) : Math.ceil(this.data.count / batchSize);
+    return batchCount(this.data.count, this.opts.batchSize, this.opts.dropLast ?? false);
   }
 
   order(epoch: number): Int32Array {
-    const n = this.data.count;
-    const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = i;
-    if (!this.opts.shuffle) return idx;
-    const rng = new Rng(mixSeed(this.opts.seed ?? 0, epoch, 0xffffffff));
-    for (let i = n - 1; i > 0; i--) {
-      const j = rng.int(i + 1);
-      const t = idx[i]!;
-      idx[i] = idx[j]!;
-      idx[j] = t;
-    }
-    return idx;
+    return epochOrder(this.data.count, this.opts.shuffle ?? false, this.opts.seed ?? 0, epoch);
   }
 
   async *epoch(epoch: number, { startBatch = 0 }: { startBatch?: number } = {}): AsyncGenerator<Batch> {
