@@ -6,7 +6,7 @@ import { ConfigError, ShapeError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
-import type { SiteInfo } from "../peft/method.js";
+import type { FrozenLinear, SiteInfo } from "../peft/method.js";
 import { fnv1a } from "../ir/ops/random.js";
 import { truncNormal, type Rng } from "../random.js";
 
@@ -27,8 +27,11 @@ export interface VitConfig {
   eps: number;
 }
 
-/** Called at every adaptable site with its input x and the frozen layer's output y; returns the site's output. */
-export type SiteHook = (site: SiteInfo, x: Value, y: Value) => Value;
+/**
+ * Called at every adaptable site with its input x, the frozen layer's output y and a builder of the
+ * frozen weight [nOut, nIn] and bias (for methods that fold an update into them); returns the site's output.
+ */
+export type SiteHook = (site: SiteInfo, x: Value, y: Value, frozen: () => FrozenLinear) => Value;
 
 /** A parameter's name, shape and how it starts. */
 export interface VitParamSpec {
@@ -155,10 +158,16 @@ class Ctx {
     return this.g.scope(name, () => this.g.Gemm(x, w, b, { transB: 1 }));
   }
 
-  hook(path: string, x: Value, y: Value): Value {
+  /** `layer` names the frozen linear and, for q, k and v, which third of timm's fused qkv is theirs. */
+  hook(path: string, x: Value, y: Value, layer: { name: string; bias: boolean; part?: number } = { name: path, bias: true }): Value {
     if (!this.adapt) return y;
     const s = this.sites.get(path)!;
-    return this.g.scope(path, () => this.adapt!(s, x, y));
+    const frozen = (): FrozenLinear => {
+      const lo = (layer.part ?? 0) * s.nOut;
+      const w = this.bind.get(`${layer.name}.weight`), b = layer.bias ? this.bind.get(`${layer.name}.bias`) : null;
+      return { weight: w, bias: b, rows: [lo, lo + s.nOut] };
+    };
+    return this.g.scope(path, () => this.adapt!(s, x, y, frozen));
   }
 
   norm(name: string, x: Value): Value {
@@ -190,7 +199,8 @@ function attention(c: Ctx, i: number, h: Value, B: number): Value {
   // One fused frozen matmul; q, k and v are separate sites over its thirds.
   const qkv = c.linear(`${a}.qkv`, h, cfg.qkvBias);
   const [q0, k0, v0] = g.scope(`${a}.qkv`, () => g.Split(qkv, [D, D, D], 1)) as [Value, Value, Value];
-  const q = c.hook(`${a}.q`, h, q0), k = c.hook(`${a}.k`, h, k0), v = c.hook(`${a}.v`, h, v0);
+  const part = (p: number) => ({ name: `${a}.qkv`, bias: cfg.qkvBias, part: p });
+  const q = c.hook(`${a}.q`, h, q0, part(0)), k = c.hook(`${a}.k`, h, k0, part(1)), v = c.hook(`${a}.v`, h, v0, part(2));
   const o = g.scope(a, () => {
     const split = (t: Value, perm: number[]) => g.Transpose(g.Reshape(t, [B, T, nh, hd]), perm);
     // Scaling q (T*hd per head) is cheaper than scaling the T*T scores.

@@ -96,7 +96,7 @@ export class PeftModel {
     const cfg = this.config as unknown as GenericPeftConfig;
     return vitForward(g, bind, this.cfg, images, {
       features,
-      adapt: (site, x, y) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, train, runInput: ri }, cfg) : y),
+      adapt: (site, x, y, frozen) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri }, cfg) : y),
     });
   }
 

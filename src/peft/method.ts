@@ -16,6 +16,16 @@ export interface SiteInfo {
   readonly kind: string;
 }
 
+/** A site's frozen linear layer. */
+export interface FrozenLinear {
+  /** The layer's whole weight [rows, nIn] in timm's layout (W0 of the site is `rows` of it). */
+  weight: Value;
+  /** Its whole bias [rows], or null. */
+  bias: Value | null;
+  /** The site's rows [start, end) of `weight` and `bias`: q, k and v are thirds of timm's fused qkv. */
+  rows: readonly [number, number];
+}
+
 export interface AdaptContext {
   g: GraphBuilder;
   /** Values for this method's parameters (trainable ones are fed state). */
@@ -25,6 +35,12 @@ export interface AdaptContext {
   x: Value;
   /** The frozen layer's output W0 x + b [..., nOut]. */
   y: Value;
+  /**
+   * The frozen layer, when the model offers it: a method may compute the site's output from it
+   * (x (W0 + dW^T)^T + b) instead of adding to `y`; `y`'s product is then pruned from the graph
+   * when nothing else reads it.
+   */
+  frozen?: () => FrozenLinear;
   /** Training graph (dropout and similar regularisers active) or eval graph. */
   train: boolean;
   /**

@@ -12,9 +12,11 @@ import { CompiledGraph } from "../../src/runtime/compiled.js";
 
 // 320 x 256 = 81920 entries: above the size the rematerialiser keeps (65536).
 const site: SiteInfo = { path: "blocks.0.mlp.fc1", nIn: 320, nOut: 256, block: 0, kind: "fc1" };
+// The soft threshold keeps SNELL on the autodiff path (the default settings take the fused op of
+// site.ts, tested in snell-site.test.ts); SNELLA and the other kernels rematerialise the same way.
 
 async function build(recompute: boolean) {
-  const cfg: SnellConfig = { method: "snell", ...SNELL_DEFAULTS, sparsity: 0.8, dropout: 0, dropPath: 0, recompute };
+  const cfg: SnellConfig = { method: "snell", ...SNELL_DEFAULTS, sparsity: 0.8, dropout: 0, dropPath: 0, softThreshold: true, recompute };
   const ps = new ParameterStore();
   snell.init(ps, site, cfg, new Rng(9));
   const g = new GraphBuilder();

@@ -37,7 +37,7 @@ function dots(g: GraphBuilder, A: Value, B: Value): Value {
 }
 
 /** Added under the square root so its slope stays finite where two rows coincide. */
-const SQRT_EPS = 1e-30;
+export const SQRT_EPS = 1e-30;
 
 /**
  * Squared Euclidean distances per group [P, nIn, nOut] as one matmul of augmented factors:

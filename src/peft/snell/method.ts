@@ -11,6 +11,7 @@ import type { AdaptContext, PeftMethod, SiteInfo } from "../method.js";
 import { SNELL_DEFAULTS, validateSnell, type SnellCommonConfig, type SnellConfig } from "./config.js";
 import { denseDelta } from "./delta.js";
 import { defaultAbg, defaultC, kernelMatrix, mixKernel } from "./kernel.js";
+import { fusedSite, fusedSiteApplies } from "./site.js";
 import { sparsify } from "./sparsify.js";
 
 /** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when used. */
@@ -89,16 +90,41 @@ export function buildDelta(ctx: Pick<AdaptContext, "g" | "bind" | "site"> & { af
   return cfg.recompute === false ? dW : g.recompute(dW);
 }
 
-/** y + DropPath(Dropout(x) @ dW), regularisers in the training graph only. */
+/**
+ * Whether a site takes the fused op of site.ts: SNELL's defaults (piecewise kernel, hard threshold, a
+ * build-time sparsity, no MixK) with rematerialisation on; other settings use the autodiff path.
+ */
+function fused(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBuildOptions): boolean {
+  const A = ctx.bind.get(snellParamNames(ctx.site, o.prefix).A);
+  return cfg.kernel === "piecewise" && !cfg.softThreshold && !o.mix && typeof o.sparsity === "number" && o.sparsity > 0 &&
+    cfg.recompute !== false && fusedSiteApplies(ctx.x, A);
+}
+
+/**
+ * y + DropPath(Dropout(x) @ dW), regularisers in the training graph only. Without either regulariser
+ * (eval graphs, or both at 0) and with the frozen layer offered, the fused op computes
+ * x (W0 + dW^T)^T + b in one product instead (equal up to float rounding).
+ */
 export function adaptSnell(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBuildOptions): Value {
-  const { g, site, x, y, train, runInput } = ctx;
+  const { g, bind, site, x, y, train, runInput } = ctx;
   return g.scope(`${site.path}/${o.prefix}adapter`, () => {
     const seed = () => runInput(SNELL_SEED_INPUT, [], "int64");
-    const xin = train && cfg.dropout > 0 && DROPOUT_KINDS.has(site.kind)
-      ? g.dropout(x, cfg.dropout, seed(), fnv1a(`${site.path}/${o.prefix}dropout`))
-      : x;
+    const dropout = train && cfg.dropout > 0 && DROPOUT_KINDS.has(site.kind);
+    const dropPath = train && cfg.dropPath > 0;
+    const xin = dropout ? g.dropout(x, cfg.dropout, seed(), fnv1a(`${site.path}/${o.prefix}dropout`)) : x;
+    if (fused(ctx, cfg, o)) {
+      const names = snellParamNames(site, o.prefix);
+      const fold = !dropout && !dropPath && ctx.frozen ? ctx.frozen() : undefined;
+      const { out, ok } = fusedSite(g, {
+        x: xin, A: bind.get(names.A), B: bind.get(names.B), c: cfg.learnableC ? bind.get(names.c) : undefined,
+        sparsity: o.sparsity as number, exactThreshold: o.exactThreshold ?? cfg.exactThreshold, frozen: fold, after: x,
+      });
+      if (ok.kind === "node") g.output(ok, `${site.path}.${o.prefix}${THRESHOLD_OK}`);
+      if (fold) return out;
+      return g.Add(y, dropPath ? g.dropPath(out, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`)) : out);
+    }
     let out = g.MatMul(xin, buildDelta({ ...ctx, after: x }, cfg, o));
-    if (train && cfg.dropPath > 0) out = g.dropPath(out, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`));
+    if (dropPath) out = g.dropPath(out, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`));
     return g.Add(y, out);
   });
 }
