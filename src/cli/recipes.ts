@@ -39,7 +39,7 @@ export interface Recipe {
   /** Label smoothing (`--smoothing 0`). */
   labelSmoothing: number;
   /** Stochastic depth rate (train.py default `--drop-path 0.1`; the scripts do not pass `--no_drop_path`). */
-  dropPath: number;
+  stochasticDepth: number;
   /** Evaluate every N epochs and in each of the last 10 (`--val_interval 10`). */
   evalInterval: number;
   /** Preprocessing preset: VTAB scripts pass `--no_aug --direct_resize`, FGVC scripts do not. */
@@ -61,7 +61,7 @@ const CONFIGS = "57b6dbd659eaa8e5137ea54498b167fdf5424590";
 
 const COMMON = {
   method: "snell", warmupEpochs: 10, warmupLr: 1e-6, minLr: 1e-5, optimizer: "adamw", labelSmoothing: 0,
-  dropPath: 0.1, evalInterval: 10, model: "vit_base_patch16_224_in21k", evalSplit: "test", seed: 0,
+  stochasticDepth: 0.1, evalInterval: 10, model: "vit_base_patch16_224_in21k", evalSplit: "test", seed: 0,
 } as const;
 
 type Row = [task: string, dataset: string, script: string, batchSize: number, lr: number, weightDecay: number, sparsity: number, epochs: number];

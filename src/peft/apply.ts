@@ -31,7 +31,16 @@ export interface PeftForwardOptions {
   runInput?: AdaptContext["runInput"];
   /** Return pooled features instead of logits. */
   features?: boolean;
+  /**
+   * Stochastic depth of the backbone's blocks in training graphs (timm's drop_path_rate; the SNELL
+   * scripts train with 0.1): block i drops its residual branches with probability rate * i / (depth - 1).
+   * Its masks hash the int64 run input `stochastic_depth_seed`. Default 0.
+   */
+  stochasticDepth?: number;
 }
+
+/** Run input seeding the backbone's stochastic depth (see `PeftForwardOptions.stochasticDepth`). */
+export const STOCHASTIC_DEPTH_SEED_INPUT = "stochastic_depth_seed";
 
 const runInputs = new WeakMap<GraphBuilder, Map<string, Value>>();
 
@@ -89,13 +98,16 @@ export class PeftModel {
    * Builds logits [B, numClasses] (or features) for `images` [B, C, H, W] with every selected site
    * rewritten by the method. `bind` must bind this model's `params`.
    */
-  forward(g: GraphBuilder, bind: ParamBinder, images: Value, { train = false, runInput, features }: PeftForwardOptions = {}): Value {
+  forward(g: GraphBuilder, bind: ParamBinder, images: Value, { train = false, runInput, features, stochasticDepth = 0 }: PeftForwardOptions = {}): Value {
     if (bind.params !== this.params) throw new ConfigError("PeftModel.forward: `bind` binds another ParameterStore; create it with new ParamBinder(g, peftModel.params)");
     const sites = new Set(this.sites.map((s) => s.path));
     const ri = runInput ?? graphRunInput(g);
     const cfg = this.config as unknown as GenericPeftConfig;
+    if (!(stochasticDepth >= 0 && stochasticDepth < 1)) throw new ConfigError(`PeftModel.forward: stochasticDepth must be in [0, 1), got ${stochasticDepth}`);
     return vitForward(g, bind, this.cfg, images, {
       features,
+      // One block has nothing to drop (block i's rate is rate * i / (depth - 1)): declare no seed then.
+      ...(train && stochasticDepth > 0 && this.cfg.depth > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
       adapt: (site, x, y, frozen) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri }, cfg) : y),
     });
   }

@@ -54,6 +54,8 @@ export interface TrainerConfig {
   scheduleUpdate: ScheduleUpdate;
   /** Label smoothing epsilon of the cross-entropy. */
   labelSmoothing: number;
+  /** Stochastic depth rate of the backbone's blocks (timm's drop_path_rate; the authors' scripts: 0.1); 0: off. */
+  stochasticDepth: number;
   /** Clip gradients to this global L2 norm (in the step graph); null: off. */
   clipGrad: number | null;
   /** Evaluate after every N epochs (and after the last); "authors": every 10th and the last 10; 0: only after the last. */
@@ -84,7 +86,7 @@ export interface TrainerConfig {
 export const TRAINER_DEFAULTS: Readonly<TrainerConfig> = {
   epochs: 100, batchSize: 32, evalBatchSize: null, lr: 1e-3, weightDecay: 1e-4, betas: [0.9, 0.999], eps: 1e-8,
   warmupEpochs: SNELL_SCHEDULE_DEFAULTS.warmupEpochs, warmupLr: SNELL_SCHEDULE_DEFAULTS.warmupLr, minLr: SNELL_SCHEDULE_DEFAULTS.minLr,
-  scheduleUpdate: "epoch", labelSmoothing: 0, clipGrad: null, evalEvery: 1, seed: 0, workers: 0, prefetch: 2,
+  scheduleUpdate: "epoch", labelSmoothing: 0, stochasticDepth: 0, clipGrad: null, evalEvery: 1, seed: 0, workers: 0, prefetch: 2,
   skipBadImages: false, dropLast: false, cacheImages: false, saveBest: false, evalMode: "merged",
 };
 
@@ -170,6 +172,7 @@ function checkConfig(c: TrainerConfig): void {
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new ConfigError(`train.seed must be a non-negative integer, got ${JSON.stringify(c.seed)}`);
   if (c.evalBatchSize !== null) int("evalBatchSize", 1);
   num("lr", 0); num("weightDecay", 0); num("warmupLr", 0); num("minLr", 0); num("labelSmoothing", 0, 1);
+  num("stochasticDepth", 0, 0.999);
   if (c.clipGrad !== null) num("clipGrad", Number.MIN_VALUE);
   if (c.evalEvery !== "authors") int("evalEvery", 0);
   if (c.evalMode !== "merged" && c.evalMode !== "graph") throw new ConfigError(`train.evalMode must be "merged" or "graph", got ${JSON.stringify(c.evalMode)}`);
@@ -253,7 +256,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     build: (g: GraphBuilder, bind: ParamBinder, isTrain: boolean) => {
       const B = isTrain ? cfg.batchSize : evalB;
       const images = g.input("images", [B, ...shape]);
-      const logits = model.forward(g, bind, images, { train: isTrain, runInput: runInputs.declarer(g) });
+      const logits = model.forward(g, bind, images, { train: isTrain, runInput: runInputs.declarer(g), stochasticDepth: cfg.stochasticDepth });
       if (!isTrain) return { logits };
       const outputs = thresholdOutputs(g);
       const labels = g.input("labels", [B], "int64");

@@ -5,7 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { ConfigError, FormatError } from "../../src/errors.js";
+import { recipeLayer } from "../../src/cli/commands/setup.js";
 import { FGVC_DATASETS, RECIPES, VTAB_TASKS, getRecipe, recipeNames } from "../../src/cli/recipes.js";
+import { TRAINER_DEFAULTS } from "../../src/train/trainer.js";
 import { camelCaseKeys, explicitFlags, jsonErrorOffset, lineColAt, loadConfigFile, mergeConfigs } from "../../src/cli/config-file.js";
 
 describe("recipes", () => {
@@ -28,6 +30,10 @@ describe("recipes", () => {
     assert.deepEqual([dogs32.lr, dogs32.weightDecay, dogs32.rank, dogs32.dataset], [0.0003, 0.005, 32, "stanforddog"]);
     assert.equal(getRecipe("fgvc/oxford_flowers-r32").sparsity, 0.8);
     assert.equal(getRecipe("fgvc/oxford_flowers").sparsity, 0.6);
+    // train.py's --drop-path 0.1 is the blocks' stochastic depth (timm's drop_path_rate); the trainer gets it.
+    assert.equal(getRecipe("vtab/cifar").stochasticDepth, 0.1);
+    assert.equal(recipeLayer("vtab/cifar").stochasticDepth, 0.1);
+    assert.ok(Object.keys(TRAINER_DEFAULTS).includes("stochasticDepth"), "the recipe key is a trainer setting");
   });
   test("share train.py's defaults and say where each came from", () => {
     for (const r of RECIPES.values()) {

@@ -7,6 +7,8 @@ import { transformSample } from "../../src/data/decode.js";
 import { readVtab } from "../../src/data/vtab.js";
 import { makeTransform } from "../../src/data/transforms.js";
 import { RuntimeError } from "../../src/errors.js";
+import { GraphBuilder } from "../../src/ir/builder.js";
+import { ParamBinder } from "../../src/ir/parameters.js";
 import { createVitParams, type VitConfig } from "../../src/models/vit.js";
 import { applyAdapters } from "../../src/peft/apply.js";
 import { Rng } from "../../src/random.js";
@@ -156,6 +158,23 @@ describe("train()", () => {
     assert.equal(r.history.length, 2);
     const s = o.model.params.list().filter((p) => p.name.endsWith(".snella_s")).map((p) => p.data[0]!);
     assert.ok(s.length > 0 && s.some((v) => Math.abs(v - 0.3) > 1e-6), `sparsities ${s.join(", ")}`);
+  });
+
+  test("backbone stochastic depth: seeded (two runs agree), active in training only (changes the update, not the eval graph)", async () => {
+    const cfg = { epochs: 1, stochasticDepth: 0.5 };
+    const a = options(SNELL, cfg), b = options(SNELL, cfg), off = options(SNELL, { ...cfg, stochasticDepth: 0 });
+    const ra = await train(a), rb = await train(b), roff = await train(off);
+    for (const [n, x] of trainedTensors(a)) assert.deepEqual(b.model.params.get(n).data, x, n);
+    assert.deepEqual(ra.history.map((h) => h.loss), rb.history.map((h) => h.loss));
+    assert.notEqual(ra.history[0]!.loss, roff.history[0]!.loss, "dropping residual branches changes the training loss");
+    await assert.rejects(train(options(SNELL, { epochs: 1, stochasticDepth: 1 })), /train\.stochasticDepth must be a number in \[0, 0\.999\]/);
+    const dropNodes = (isTrain: boolean) => {
+      const g = new GraphBuilder();
+      a.model.forward(g, new ParamBinder(g, a.model.params), g.input("images", [2, 3, 16, 16]), { train: isTrain, stochasticDepth: 0.5 });
+      return g.nodes.filter((n) => n.name.includes("blocks.1.drop_path")).length;
+    };
+    assert.ok(dropNodes(true) > 0);
+    assert.equal(dropNodes(false), 0);
   });
 
   test("SNELLA resumed mid-run reallocates as the uninterrupted run (allocator state in the checkpoint)", async () => {

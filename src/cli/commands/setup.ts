@@ -66,6 +66,7 @@ export function recipeLayer(name: string): ConfigObject {
   return {
     method: r.method, rank: r.rank, sparsity: r.sparsity, batchSize: r.batchSize, lr: r.lr, weightDecay: r.weightDecay,
     epochs: r.epochs, warmupEpochs: r.warmupEpochs, warmupLr: r.warmupLr, minLr: r.minLr, labelSmoothing: r.labelSmoothing,
+    stochasticDepth: r.stochasticDepth,
     evalEvery: "authors", preprocess: r.preprocess, seed: r.seed, model: RECIPE_MODELS[r.model] ?? r.model,
     datasetFormat: r.benchmark === "fgvc" ? "fgvc" : "vtab",
     ...(r.benchmark === "fgvc" ? { fgvcName: FGVC_NAMES[r.dataset] ?? r.dataset } : {}),

@@ -69,6 +69,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--min-lr <x>", "cosine floor (default 1e-5)", parseNumber("--min-lr"))
     .addOption(new Option("--schedule-update <when>", "lr changes per epoch (the authors) or per step").choices(["epoch", "step"]))
     .option("--label-smoothing <x>", "cross-entropy label smoothing", parseNumber("--label-smoothing"))
+    .option("--stochastic-depth <rate>", "stochastic depth of the backbone's blocks (timm's drop_path_rate; recipes: 0.1)", parseNumber("--stochastic-depth"))
     .option("--clip-grad <x>", "clip gradients to this global norm", parseNumber("--clip-grad"))
     .option("--eval-every <n>", "evaluate every N epochs (0: only at the end; 'authors': every 10th and the last 10)")
     .addOption(new Option("--eval-mode <mode>", "evaluate with adapters merged into the weights (fast) or through the unmerged graph").choices(["merged", "graph"]))
