@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--gelu plain] [--recompute 0]
+ * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../src/errors.js";
@@ -42,6 +42,8 @@ const pattern = opt("pattern", "");
 const spin = opt("spin", "");
 const prepack = opt("prepack", "");
 const weights = opt("weights", "");
+/** ORT graph optimisation level: unset keeps the engine's default. */
+const optLevel = opt("opt", "");
 /** "plain": GELU as plain ops differentiated op by op (before the recomputing customVjp), for comparison. */
 const gelu = opt("gelu", "");
 // "0": keep SNELL's dW from the forward instead of recomputing it (for comparison).
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
     intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
     ...(spin ? { spinning: spin === "1" } : {}), ...(prepack ? { prepacking: prepack === "1" } : {}),
     ...(weights ? { weights: weights as "graph" | "inputs" } : {}),
+    ...(optLevel ? { optimization: optLevel as "disabled" | "basic" | "extended" | "all" } : {}),
   });
   const compileS = (performance.now() - tc) / 1000;
   const rssCompiled = currentRssMiB();
@@ -125,6 +128,12 @@ async function main(): Promise<void> {
   for (let i = 0; i < images.length; i++) images[i] = rng.normal();
   const labels = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % cfg.numClasses));
   const losses: number[] = [];
+  // A worker samples RSS every 20 ms (the step blocks the main thread) and writes it to stderr itself.
+  if (argv.includes("--rss-trace")) {
+    const { Worker } = await import("node:worker_threads");
+    new Worker(`const fs = require("node:fs"); const t0 = Date.now();
+      setInterval(() => fs.writeSync(2, \`rss \${Date.now() - t0} \${Math.round(process.memoryUsage.rss() / 1048576)}\\n\`), 20);`, { eval: true }).unref();
+  }
   let cpu0 = process.cpuUsage(), faults0 = 0;
   for (let i = 0; i < steps + 1; i++) {
     if (i === 1) {

@@ -45,55 +45,44 @@ export function fusedSiteApplies(x: Value, A: Value): boolean {
 }
 
 /**
- * `v + 0 * token[0, ...]`: the same numbers, available only once `token` is (used on values cut from
- * the gradient). Three nodes; the site emits a few dozen of these and node count costs session memory.
+ * Augmented factors of each group as 2-D values, X_p = [B_p, |B_p|^2, 1] [nOut, h+2] and
+ * Y_p = [-2A_p, 1, |A_p|^2] [nIn, h+2], so that X_p Y_p^T = |b|^2 + |a|^2 - 2 b.a (kernel.ts's
+ * squaredDistances), built once per site: they are small, so the backward keeps them instead of
+ * rebuilding them, and it differentiates through them (dX_p = dr Y_p, dY_p = dr^T X_p).
  */
-function after(g: GraphBuilder, v: Value, token: Value): Value {
-  const axes = Array.from({ length: token.rank }, (_, i) => i);
-  const first = g.Slice(token, axes.map(() => 0), axes.map(() => 1), axes);
-  return g.Add(v, g.Mul(token.dtype === v.dtype ? first : g.Cast(first, v.dtype), g.scalar(0, v.dtype)));
-}
-
-/**
- * Augmented factors of all groups, X = [B, |B|^2, 1] [P, nOut, h+2] and Y = [-2A, 1, |A|^2]
- * [P, nIn, h+2], so that X_p Y_p^T = |b|^2 + |a|^2 - 2 b.a (kernel.ts's squaredDistances, built once
- * per site: they are small, so the backward keeps them instead of rebuilding them).
- */
-function augmented(g: GraphBuilder, A: Value, B: Value): { X: Value; Y: Value } {
-  const [P, nIn] = A.shape as [number, number, number];
+function augmented(g: GraphBuilder, A: Value, B: Value): { X: Value[]; Y: Value[] } {
+  const [P, nIn, h] = A.shape as [number, number, number];
   const nOut = B.shape[1]!;
-  const one = (n: number) => g.Expand(g.scalar(1, A.dtype), [P, n, 1]);
-  const sq = (F: Value) => g.ReduceSum(g.Mul(F, F), [2], 1);
-  return {
-    X: g.Concat([B, sq(B), one(nOut)], 2),
-    Y: g.Concat([g.Mul(A, g.scalar(-2, A.dtype)), one(nIn), sq(A)], 2),
-  };
+  const rows = (F: Value, n: number) => g.Reshape(F, [P * n, h]);
+  const one = (n: number) => g.Expand(g.scalar(1, A.dtype), [P * n, 1]);
+  const sq = (F: Value) => g.ReduceSum(g.Mul(F, F), [1], 1);
+  const A2 = rows(A, nIn), B2 = rows(B, nOut);
+  const X = g.Concat([B2, sq(B2), one(nOut)], 1);
+  const Y = g.Concat([g.Mul(A2, g.scalar(-2, A.dtype)), one(nIn), sq(A2)], 1);
+  const groups = (F: Value, n: number) => (P === 1 ? [F] : g.Split(F, new Array<number>(P).fill(n), 0));
+  return { X: groups(X, nOut), Y: groups(Y, nIn) };
 }
 
-/** Group p of a [P, n, k] tensor as [n, k]. */
-const group = (g: GraphBuilder, F: Value, p: number) => g.Reshape(g.Slice(F, [p], [p + 1], [0]), F.shape.slice(1));
-
 /**
- * Squared distances r [nOut, nIn] of group p and D = sqrt(|r| + eps) (kernel.ts's distances()), once
- * `token` exists. The forward and the backward run the same ops on the same numbers, so the
- * backward's mask is bit-identical to the forward's.
+ * Squared distances r [nOut, nIn] of one group and D = sqrt(|r| + eps) (kernel.ts's distances()).
+ * `wait`, an [nOut, nIn] (or broadcastable) value, is the Gemm's C with beta = 0: read, never added
+ * (ORT's Gemm skips C when beta is 0), so the product runs only once `wait` exists, at no extra node.
+ * The forward and the backward run the same ops on the same numbers, so the backward's mask is
+ * bit-identical to the forward's.
  */
-function groupDistances(g: GraphBuilder, X: Value, Y: Value, p: number, token: Value | null): { r: Value; D: Value } {
-  const Xp = group(g, X, p);
-  const r = g.Gemm(token ? after(g, Xp, token) : Xp, group(g, Y, p), null, { transB: 1 });
+function groupDistances(g: GraphBuilder, Xp: Value, Yp: Value, wait: Value | null): { r: Value; D: Value } {
+  const r = g.Gemm(Xp, Yp, wait, wait ? { transB: 1, beta: 0 } : { transB: 1 });
   return { r, D: g.Sqrt(g.Add(g.Abs(r), g.scalar(SQRT_EPS, r.dtype))) };
 }
-
-const cOf = (g: GraphBuilder, c: Value, p: number) => g.Reshape(g.Slice(c, [p], [p + 1], [0]), []);
 
 /**
  * K(B, A) = sum_p c_p ||B_p,j - A_p,i|| [nOut, nIn], one group at a time: each group waits for the
  * running sum, so its distances are added in before the next group's exist.
  */
-function kernelT(g: GraphBuilder, X: Value, Y: Value, c: Value, P: number, token: Value | null): Value {
+function kernelT(g: GraphBuilder, X: readonly Value[], Y: readonly Value[], c: readonly Value[], wait: Value | null): Value {
   let K: Value | null = null;
-  for (let p = 0; p < P; p++) {
-    const term = g.Mul(groupDistances(g, X, Y, p, K ?? token).D, cOf(g, c, p));
+  for (let p = 0; p < X.length; p++) {
+    const term = g.Mul(groupDistances(g, X[p]!, Y[p]!, K ?? wait).D, c[p]!);
     K = K ? g.Add(K, term) : term;
   }
   return K!;
@@ -130,28 +119,33 @@ function toWhole(g: GraphBuilder, d: Value, whole: Value, [lo, hi]: readonly [nu
  * then the product. Backward (d = dy):
  * - dx = d (W + dW^T) (folded) or d dW^T; dW^T's gradient G = d^T x; dW, db as a frozen layer's when trained;
  * - dK = G * |K| [|K| > t] (the multiplier is cut from the gradient, as the authors' stopgrad);
- * - per group, with r = d2 the squared distances and D = sqrt(|r| + eps):
- *   dr = dK c_p sign(r) / (2 D); d2 = |b|^2 + |a|^2 - 2 b.a gives
- *   dB_p = 2 (rowsum(dr) * B_p - dr A_p), dA_p = 2 (colsum(dr) * A_p - dr^T B_p); dc_p = sum(dK * D).
+ * - per group, with r = X_p Y_p^T the squared distances and D = sqrt(|r| + eps):
+ *   dr = (c_p / 2) dr', dr' = dK sign(r) / D; dX_p = dr Y_p, dY_p = dr^T X_p (the scale c_p / 2 is
+ *   applied to these small products, not to a matrix); dc_p = sum(dK * D);
+ * - through the augmentation: dB = dX[:, :h] + 2 B dX[:, h], dA = 2 (A dY[:, h+1] - dY[:, :h]).
+ * 94 builder nodes a site besides the threshold's (164 before; ViT: 72 sites), and ORT's session memory grows
+ * by about 5 KB a node.
  */
 export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResult {
   const { A, B, sparsity, frozen } = inp;
   const [P, nIn, h] = A.shape as [number, number, number];
   const nOut = B.shape[1]!;
   const dt = A.dtype;
-  const cValue = () => inp.c ?? g.constant(defaultC(P), [P], dt);
   let t: Value | null = null;
   let ok: Value | null = null;
-  let aug: { X: Value; Y: Value } | null = null;
+  let aug: { X: Value[]; Y: Value[] } | null = null;
+  let cs: Value[] | null = null;
 
   const xs = [inp.x, A, B, ...(inp.c ? [inp.c] : []), ...(frozen ? [frozen.weight, ...(frozen.bias ? [frozen.bias] : [])] : [])];
   const rows = frozen?.rows ?? [0, nOut];
   const out = g.customVjp(
     xs,
     (g, [x, a, b, ...rest]) => {
-      const c = inp.c ? rest[0]! : cValue();
+      // c_p per group: shared scalar constants, or one Split of the learnable c (kept for the backward).
+      cs = inp.c ? (P === 1 ? [rest[0]!] : g.Split(rest[0]!, new Array<number>(P).fill(1), 0)) : defaultC(P).map((v) => g.scalar(v, dt));
       aug = augmented(g, a!, b!);
-      const K = kernelT(g, aug.X, aug.Y, c, P, inp.after);
+      // The first product waits for the site input's first row, a [1, nIn] C.
+      const K = kernelT(g, aug.X, aug.Y, cs, g.Slice(inp.after, [0], [1], [0]));
       const th = thresholdOf(g, g.Abs(K), sparsity, { exact: inp.exactThreshold });
       t = th.t;
       ok = th.ok;
@@ -162,31 +156,42 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
       return g.Gemm(x!, g.Add(w, dWT), bias, { transB: 1 });
     },
     (g, [x, a, b, ...rest], _y, dy) => {
-      const c = inp.c ? rest[0]! : cValue();
+      const c = inp.c ? rest[0]! : null;
       const w = frozen ? rowsOf(g, rest[inp.c ? 1 : 0]!, rows, true) : null;
-      // Recomputed after dy exists (and cut from the forward copy, which ORT would otherwise merge).
       const { X, Y } = aug!;
-      const K = kernelT(g, X, Y, c, P, dy);
+      const G = g.Gemm(dy, x!, null, { transA: 1 }); // [nOut, nIn]
+      // Recomputed once G exists (the first product waits for it), so after dy, and apart from the
+      // forward copy, which ORT would otherwise merge with it and keep alive.
+      const K = kernelT(g, X, Y, cs!, G);
       const { dWT, mult } = sparseT(g, K, t!);
       const dx = g.MatMul(dy, w ? g.Add(w, dWT) : dWT);
-      const G = g.Gemm(dy, x!, null, { transA: 1 }); // [nOut, nIn]
       const dK = g.Mul(G, mult);
-      const dA: Value[] = [], dB: Value[] = [], dc: Value[] = [];
-      const two = g.scalar(2, dt);
-      let token = dK;
+      const dX: Value[] = [], dY: Value[] = [], dc: Value[] = [];
+      let wait = dK;
       for (let p = 0; p < P; p++) {
-        // Each group waits for the previous group's gradient, so only one group's tensors are alive.
-        const { r, D } = groupDistances(g, X, Y, p, token);
-        const Ap = group(g, a!, p), Bp = group(g, b!, p);
-        const dr = g.Mul(g.Div(g.Mul(dK, g.Mul(cOf(g, c, p), g.scalar(0.5, dt))), D), g.Sign(r));
-        if (inp.c) dc.push(g.ReduceSum(g.Mul(dK, D), [0, 1], 1));
-        dB.push(g.Mul(g.Sub(g.Mul(g.ReduceSum(dr, [1], 1), Bp), g.MatMul(dr, Ap)), two));
-        dA.push(g.Mul(g.Sub(g.Mul(g.Transpose(g.ReduceSum(dr, [0], 1), [1, 0]), Ap), g.Gemm(dr, Bp, null, { transA: 1 })), two));
-        token = dA[p]!;
+        // Each group waits for the previous group's products, so only one group's tensors are alive.
+        const { r, D } = groupDistances(g, X[p]!, Y[p]!, wait);
+        const dr = g.Mul(g.Div(dK, D), g.Sign(r));
+        if (c) dc.push(g.ReduceSum(g.Mul(dK, D), [0, 1], 1));
+        dY.push(g.Gemm(dr, X[p]!, null, { transA: 1 })); // [nIn, h+2]
+        dX.push(g.MatMul(dr, Y[p]!)); // [nOut, h+2]
+        wait = g.Slice(dX[p]!, [0], [1], [1]); // [nOut, 1]: broadcasts as a Gemm's C
       }
-      const stack = (parts: Value[], n: number) => g.Reshape(g.Concat(parts, 0), [P, n, h]);
-      const grads: (Value | null)[] = [dx, stack(dA, nIn), stack(dB, nOut)];
-      if (inp.c) grads.push(g.Reshape(g.Concat(dc, 0), [P]));
+      // The true products are (c_p / 2) dX_p, (c_p / 2) dY_p; with the augmentation's factors folded in,
+      // dB = dX'[:, :h] + B dX'[:, h] and dA = dY'[:, :h] + A dY'[:, h+1], where dX' and dY' scale the
+      // columns by c_p [1/2 .. 1/2, 1, 0] and c_p [-1 .. -1, 0, 1] (one Mul each).
+      const cols = (head: number, mid: number, tail: number) => [...new Array<number>(h).fill(head), mid, tail];
+      const scale = (pattern: number[]) => c
+        ? g.Mul(g.Reshape(c, [P, 1, 1]), g.constant(pattern, [1, 1, h + 2], dt))
+        : g.constant(defaultC(P).flatMap((cp) => pattern.map((v) => cp * v)), [P, 1, h + 2], dt);
+      const stack = (parts: Value[], n: number, pattern: number[]) =>
+        g.Mul(g.Reshape(P === 1 ? parts[0]! : g.Concat(parts, 0), [P, n, h + 2]), scale(pattern));
+      const [dXb, dXn] = g.Split(stack(dX, nOut, cols(0.5, 1, 0)), [h, 1, 1], 2) as [Value, Value, Value];
+      const [dYa, , dYn] = g.Split(stack(dY, nIn, cols(-1, 0, 1)), [h, 1, 1], 2) as [Value, Value, Value];
+      const dB = g.Add(dXb, g.Mul(b!, dXn));
+      const dA = g.Add(dYa, g.Mul(a!, dYn));
+      const grads: (Value | null)[] = [dx, dA, dB];
+      if (c) grads.push(g.Reshape(g.Concat(dc, 0), [P]));
       if (frozen) {
         // The frozen layer's own gradients, pruned from the graph unless it is trained.
         grads.push(toWhole(g, G, frozen.weight, rows));
@@ -197,4 +202,3 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
   );
   return { out, ok: ok! };
 }
-
