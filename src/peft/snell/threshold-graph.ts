@@ -1,12 +1,14 @@
 /**
  * @file The per-matrix threshold t = quantile(|K|, s) inside the step graph, exact and without a full
- * sort. Small matrices are sorted whole. Large ones: a strided sample (Slice with a prime step),
- * sorted, gives a lower bound lo a few standard deviations below rank s; an exact count of |K| < lo
- * (ReduceSum of Less) places lo; TopK on |K| with everything below lo masked to +inf returns the
- * smallest `capacity` values from lo up, sorted, and the two order statistics around rank s are
- * read from them by index. Comparisons and counts only, so the result is exact whenever the
- * returned `ok` is true; when the sample misled the bound, `ok` is false and the caller reruns
- * the step with `exact: true` (the state is fed, so a rerun is safe).
+ * sort. Small matrices are sorted whole. Large ones: a strided sample (Slice with a prime step) gives
+ * bounds lo <= hi a few standard deviations either side of rank s (selected, not sorted, when s is
+ * fixed); an exact count of |K| < lo (ReduceSum of Less) places lo; everything outside [lo, hi] is
+ * masked to MASKED, so TopK keeps a heap of about the bracket's size (its cost grows with the values
+ * it inserts, which a lower bound alone left at a tenth of the matrix) and returns the smallest
+ * `capacity` values from lo up, sorted; the two order statistics around rank s are read from them by
+ * index. Comparisons and counts only, so the result is exact whenever the returned `ok` is true; when
+ * the sample misled the bounds, `ok` is false and the caller reruns the step with `exact: true` (the
+ * state is fed, so a rerun is safe).
  */
 import type { GraphBuilder } from "../../ir/builder.js";
 import { numel } from "../../ir/dtype.js";
@@ -21,6 +23,9 @@ export interface ThresholdResult {
   t: Value;
   /** Scalar bool: the bracket held (always true on the exact path). */
   ok: Value;
+  /** The two order statistics t interpolates between (scalars; `above` is read only when frac > 0). */
+  below: Value;
+  above: Value;
   plan: BracketPlan;
 }
 
@@ -29,6 +34,8 @@ export interface ThresholdOptions {
   exact?: boolean;
   sample?: number;
   exactMax?: number;
+  /** Rows of the candidate TopK (tuning; see planBracket). */
+  rows?: number;
 }
 
 /** Rank position as graph values: q (int64 []) and frac (dtype []), from a static or fed s. */
@@ -46,6 +53,43 @@ function position(g: GraphBuilder, n: number, s: number | Value, dtype: Value["d
 /** Reads element i (int64 []) of a 1-D value as a scalar. */
 function at(g: GraphBuilder, x: Value, i: Value): Value {
   return g.Gather(x, i, 0);
+}
+
+/**
+ * Bounds lo <= hi of the bracket: the sample's order statistics `margin` ranks below and above its
+ * estimate of rank s (-MASKED / MASKED where that runs off the sample). With s fixed at build time
+ * they are selected, not sorted: TopK unsorted keeps one side, ReduceMin / ReduceMax reads its edge
+ * (linear time), and the second bound is selected from the first one's output. A fed s sorts the sample.
+ */
+function sampleBounds(g: GraphBuilder, sample: Value, m: number, margin: number, s: number | Value, dt: Value["dtype"]): { lo: Value; hi: Value } {
+  const none = { lo: g.scalar(-MASKED, dt), hi: g.scalar(MASKED, dt) };
+  if (typeof s !== "number") {
+    const [sorted] = g.TopK(sample, m, { axis: 0, largest: 0, sorted: 1 });
+    const r = g.Cast(g.Mul(g.Cast(s, "float64"), g.scalar(m - 1, "float64")), "int64");
+    const rLo = g.Sub(r, g.constant([margin], [], "int64"));
+    const rHi = g.Add(r, g.constant([margin + 1], [], "int64"));
+    const zero = g.constant([0], [], "int64"), last = g.constant([m - 1], [], "int64");
+    return {
+      lo: g.Where(g.Less(rLo, zero), none.lo, at(g, sorted, g.Max(rLo, zero))),
+      hi: g.Where(g.Greater(rHi, last), none.hi, at(g, sorted, g.Min(rHi, last))),
+    };
+  }
+  const r = Math.floor(s * (m - 1));
+  const rLo = r - margin, rHi = r + 1 + margin;
+  // The k largest hold ranks m - k .. m - 1 (their minimum is rank m - k); the k smallest ranks 0 .. k - 1.
+  const largest = (x: Value, k: number) => g.TopK(x, k, { axis: 0, largest: 1, sorted: 0 })[0];
+  const smallest = (x: Value, k: number) => g.TopK(x, k, { axis: 0, largest: 0, sorted: 0 })[0];
+  if (s >= 0.5) {
+    // Upper side: the m - rLo largest hold both bounds.
+    if (rLo < 0) return none;
+    const top = largest(sample, m - rLo);
+    const lo = g.ReduceMin(top, [0], 0);
+    return { lo, hi: rHi > m - 1 ? none.hi : g.ReduceMin(largest(top, m - rHi), [0], 0) };
+  }
+  if (rHi > m - 1) return none;
+  const bottom = smallest(sample, rHi + 1);
+  const hi = g.ReduceMax(bottom, [0], 0);
+  return { lo: rLo < 0 ? none.lo : g.ReduceMax(smallest(bottom, rLo + 1), [0], 0), hi };
 }
 
 /**
@@ -70,41 +114,46 @@ export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts
 
   if (plan.exact) {
     const [sorted] = g.TopK(flat, n, { axis: 0, largest: 0, sorted: 1 });
-    const t = lerp(at(g, sorted, q), at(g, sorted, g.Min(g.Add(q, one), last)));
-    return { t, ok: g.constant([1], [], "bool"), plan };
+    const below = at(g, sorted, q), above = at(g, sorted, g.Min(g.Add(q, one), last));
+    return { t: lerp(below, above), ok: g.constant([1], [], "bool"), below, above, plan };
   }
 
-  const { stride, sampleSize, margin, capacity } = plan;
+  const { stride, sampleSize: m, margin, capacity, rows: R, perRow } = plan;
   const sample = g.Slice(flat, [0], [n], [0], [stride]);
-  const [sortedSample] = g.TopK(sample, sampleSize, { axis: 0, largest: 0, sorted: 1 });
-  // Sample rank of s, minus the margin; below 0 the bound is "everything" (lo = -1 < every |K|).
-  const qs = typeof s === "number"
-    ? g.constant([Math.floor(s * (sampleSize - 1)) - margin], [], "int64")
-    : g.Sub(g.Cast(g.Mul(g.Cast(s, "float64"), g.scalar(sampleSize - 1, "float64")), "int64"), g.constant([margin], [], "int64"));
-  const zero = g.constant([0], [], "int64");
-  const fromSample = at(g, sortedSample, g.Max(qs, zero));
-  const lo = g.Where(g.Less(qs, zero), g.scalar(-1, dt), fromSample);
+  const { lo, hi } = sampleBounds(g, sample, m, margin, s, dt);
 
   // Count and mask with arithmetic: ORT's broadcasting Where is several times slower than Cast, Mul
-  // and Max here, and a float count is exact below 2^24 entries.
-  const below = g.Cast(g.Less(flat, lo), dt);
-  const countLo = g.Cast(g.ReduceSum(below, [0], 0), "int64");
-  const masked = g.Max(flat, g.Mul(below, g.scalar(MASKED, dt)));
-  // TopK cost grows with k: split the array into rows, keep each row's smallest few (parallel, small
-  // heaps), then select among their union. The union holds every candidate up to the answer
-  // unless a row was cut at or below it, which `ok` checks.
-  const { rows: R, perRow } = plan;
-  const [rowBest] = g.TopK(g.Reshape(masked, [R, n / R]), perRow, { axis: 1, largest: 0, sorted: 0 });
-  const rowCut = g.ReduceMin(g.ReduceMax(rowBest, [1], 0), [0], 0);
-  const [cand] = g.TopK(g.Reshape(rowBest, [R * perRow]), capacity, { axis: 0, largest: 0, sorted: 1 });
+  // and Max here. A float count is exact below 2^24 entries; larger matrices count in int64.
+  const lt = g.Less(flat, lo);
+  const countLo = n < 2 ** 24 && dt === "float32"
+    ? g.Cast(g.ReduceSum(g.Cast(lt, dt), [0], 0), "int64")
+    : g.ReduceSum(g.Cast(lt, "int64"), [0], 0);
+  // Everything outside [lo, hi] becomes MASKED (|K| >= 0, so Max(x, 0) = x inside): the candidate
+  // TopK then inserts about as many values into its heaps as the bracket holds.
+  const outside = g.Or(lt, g.Greater(flat, hi));
+  const masked = g.Max(flat, g.Mul(g.Cast(outside, dt), g.scalar(MASKED, dt)));
+  // One row: a single sorted TopK of the `capacity` smallest. Several rows: each row keeps its
+  // smallest few (parallel, smaller heaps), then a sorted TopK selects among their union. The union
+  // holds every candidate up to the answer unless a row was cut at or below it, which `ok` checks.
+  let cand: Value, rowCut: Value | null = null;
+  if (R === 1) {
+    [cand] = g.TopK(masked, capacity, { axis: 0, largest: 0, sorted: 1 });
+  } else {
+    const [rowBest] = g.TopK(g.Reshape(masked, [R, n / R]), perRow, { axis: 1, largest: 0, sorted: 0 });
+    rowCut = g.ReduceMin(g.ReduceMax(rowBest, [1], 0), [0], 0);
+    [cand] = g.TopK(g.Reshape(rowBest, [R * perRow]), capacity, { axis: 0, largest: 0, sorted: 1 });
+  }
   const p = g.Sub(q, countLo);
+  const zero = g.constant([0], [], "int64");
   const cap1 = g.constant([capacity - 1], [], "int64");
   const pc = g.Min(g.Max(p, zero), cap1);
+  const below = at(g, cand, pc);
   const above = at(g, cand, g.Min(g.Add(pc, one), cap1));
-  const t = lerp(at(g, cand, pc), above);
-  // p and p + 1 must be real candidates, and no row may have been cut below the upper one. A row
-  // cut exactly at it is fine: every value below the cut is in the union, so a union entry equal
-  // to the cut sits inside the true run of that value.
-  const ok = g.And(g.And(g.GreaterOrEqual(p, zero), g.Less(p, cap1)), g.GreaterOrEqual(rowCut, above));
-  return { t, ok, plan };
+  const t = lerp(below, above);
+  // p and p + 1 must be real candidates (inside the bracket: below MASKED), and no row may have been
+  // cut below the upper one. A row cut exactly at it is fine: every value below the cut is in the
+  // union, so a union entry equal to the cut sits inside the true run of that value.
+  let ok = g.And(g.And(g.GreaterOrEqual(p, zero), g.Less(p, cap1)), g.Less(above, g.scalar(MASKED, dt)));
+  if (rowCut) ok = g.And(ok, g.GreaterOrEqual(rowCut, above));
+  return { t, ok, below, above, plan };
 }
