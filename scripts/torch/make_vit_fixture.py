@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "test", "fixtures", "vit")
-REF = "/work/shared/reference/snell_torch.py"
+REF = os.path.join(ROOT, "..", "shared", "reference", "snell_torch.py")  # the shared folder beside the checkout
 
 # Reduced model: vit_ti's 3 heads, but dim 96 (head dim 32) so that the float32 weights stay under 1 MB.
 DIM, DEPTH, HEADS, IMG, PATCH, CLASSES = 96, 2, 3, 32, 8, 10

@@ -1,6 +1,7 @@
 /** @file SNELL: golden parity, kernel gradients, the exact threshold against torch.quantile's definition, config errors. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { grad } from "../../src/autodiff/grad.js";
 import { ConfigError } from "../../src/errors.js";
 import { GraphBuilder } from "../../src/ir/builder.js";
@@ -14,7 +15,8 @@ import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 
-const GOLDEN = "/work/shared/golden/snell_adapter.json";
+/** A copy of the project's shared golden file (../shared/golden/snell_adapter.json), so the test runs from any checkout. */
+const GOLDEN = fileURLToPath(new URL("../fixtures/golden/snell_adapter.json", import.meta.url));
 
 /** torch.quantile by a full sort: below + frac * (above - below). */
 function sortQuantile(values: ArrayLike<number>, s: number): number {
