@@ -44,6 +44,13 @@ function options(peft: Record<string, unknown>, config: TrainOptions["config"], 
 
 const SNELL = { method: "snell", rank: 4, sparsity: 0.5, dropout: 0.1 };
 
+/** Options that abort a run after `n` optimizer steps, from inside the step loop (the progress callback runs after every step). */
+function abortAfterSteps(n: number): Pick<TrainOptions, "signal" | "progress"> {
+  const ac = new AbortController();
+  let steps = 0;
+  return { signal: ac.signal, progress: { stream: { write: () => { if (++steps === n) ac.abort(); return true; } } as never, tty: false, intervalMs: 0 } };
+}
+
 function trainedTensors(o: TrainOptions): Map<string, Float32Array> {
   return new Map(o.model.savedNames().map((n) => [n, o.model.params.get(n).data]));
 }
@@ -78,11 +85,8 @@ describe("train()", () => {
     const straight = options(SNELL, cfg);
     await train(straight);
     const out = join(tmp.dir, "mid");
-    const ac = new AbortController();
-    let steps = 0;
     const o1 = options(SNELL, cfg, out);
-    // Abort from inside the step loop: the progress callback runs after every step.
-    const r1 = await train({ ...o1, signal: ac.signal, progress: { stream: { write: () => { if (++steps === 3) ac.abort(); return true; } } as never, tty: false, intervalMs: 0 } });
+    const r1 = await train({ ...o1, ...abortAfterSteps(3) });
     assert.equal(r1.interrupted, true);
     const ck = loadTrainingCheckpoint(join(out, RUN_FILES.checkpoint));
     assert.equal(ck.epoch, 0);
@@ -183,10 +187,8 @@ describe("train()", () => {
     const straight = options(peft, cfg);
     await train(straight);
     const out = join(tmp.dir, "snella-mid");
-    const ac = new AbortController();
-    let steps = 0;
     const o1 = options(peft, cfg, out);
-    await train({ ...o1, signal: ac.signal, progress: { stream: { write: () => { if (++steps === 4) ac.abort(); return true; } } as never, tty: false, intervalMs: 0 } });
+    await train({ ...o1, ...abortAfterSteps(4) });
     assert.equal(loadTrainingCheckpoint(join(out, RUN_FILES.checkpoint)).step, 4);
     const o2 = options(peft, cfg, out);
     await train({ ...o2, resume: true });
