@@ -95,6 +95,54 @@ test("the fused site holds no [P, nOut, nIn] tensor, and its backward reads no l
   assert.ok(liveNodes(ref.g).flatMap((n) => n.outputs).some((v) => v.rank === 3 && numel(v.shape) >= 2 * nIn * nOut));
 });
 
+test("the fused site's backward frees G, K, the multiplier, dW^T and W + dW^T before the groups' distances exist, and G after the multiplier", async () => {
+  // ORT orders by data dependencies only; without the gates G lived through the recompute of K, and
+  // the product's [nOut, nIn] operands could live through the groups' distances.
+  for (const opts of [{ fold: true, third: true }, { fold: true }, { fold: false }]) {
+    const { g, nForward } = await build({ recompute: true, ...opts });
+    const live = new Set(liveNodes(g));
+    const bwd = g.nodes.slice(nForward).filter((n) => live.has(n) && n.name.startsWith(`${site.path}/snell_adapter/`));
+    const inBwd = new Set(bwd);
+    const ancestors = (n: (typeof bwd)[number]) => {
+      const seen = new Set<(typeof bwd)[number]>();
+      const stack = [n];
+      while (stack.length) {
+        for (const v of stack.pop()!.inputs) {
+          const p = v?.producer;
+          if (p && inBwd.has(p) && !seen.has(p)) { seen.add(p); stack.push(p); }
+        }
+      }
+      return seen;
+    };
+    const big = (v: { shape: readonly number[] }) => numel(v.shape) >= nOut * nIn;
+    const consumers = (v: unknown) => bwd.filter((n) => n.inputs.includes(v as never));
+    const G = bwd.find((n) => n.type === "Gemm" && n.attrs.transA === 1 && big(n.outputs[0]!))!;
+    assert.ok(G, `${JSON.stringify(opts)}: no G = dy^T x`);
+    const dKs = consumers(G.outputs[0]).filter((n) => n.type === "Mul");
+    assert.equal(dKs.length, 1, `${JSON.stringify(opts)}: dK = G * multiplier`);
+    const dK = dKs[0]!;
+    const product = bwd.find((n) => (n.type === "Gemm" || n.type === "MatMul") && n.outputs[0]!.shape.join() === `${M},${nIn}`)!;
+    assert.ok(product, `${JSON.stringify(opts)}: no dx product`);
+    const before = ancestors(product);
+    const mult = dK.inputs.find((v) => v !== G.outputs[0])!.producer!;
+    assert.ok(ancestors(G).has(mult), `${JSON.stringify(opts)}: G does not wait for the multiplier`);
+    // The groups' distances: backward Gemms of the augmented factors (transB, [nOut, nIn]) that are not the K recompute's.
+    const dists = bwd.filter((n) => n.type === "Gemm" && n.attrs.transB === 1 && big(n.outputs[0]!) && ancestors(n).has(dK));
+    assert.ok(dists.length > 0, `${JSON.stringify(opts)}: no per-group distances after dK`);
+    for (const d of dists) {
+      const up = ancestors(d);
+      assert.ok(up.has(product), `${JSON.stringify(opts)}: ${d.name} does not wait for the dx product`);
+      // Every matrix-sized value the product needs, but dK, has all its readers done before the distances.
+      for (const n of [...before, product]) {
+        if (n === dK || !n.outputs.some(big)) continue;
+        for (const c of n.outputs.flatMap((v) => consumers(v))) {
+          assert.ok(c === d || up.has(c), `${JSON.stringify(opts)}: ${n.name} (${n.type}) is still read by ${c.name} (${c.type}) when ${d.name} runs`);
+        }
+      }
+    }
+  }
+});
+
 test("the fused site emits few nodes besides its threshold's (ORT session memory grows by ~5-8 KB a node, 72 sites in a ViT)", async () => {
   const { g } = await build({ recompute: true, fold: true, third: true });
   const siteNodes = liveNodes(g).filter((n) => n.name.startsWith(`${site.path}/snell_adapter/`)).length;

@@ -123,7 +123,7 @@ function toWhole(g: GraphBuilder, d: Value, whole: Value, [lo, hi]: readonly [nu
  *   dr = (c_p / 2) dr', dr' = dK sign(r) / D; dX_p = dr Y_p, dY_p = dr^T X_p (the scale c_p / 2 is
  *   applied to these small products, not to a matrix); dc_p = sum(dK * D);
  * - through the augmentation: dB = dX[:, :h] + 2 B dX[:, h], dA = 2 (A dY[:, h+1] - dY[:, :h]).
- * 94 builder nodes a site besides the threshold's (164 before; ViT: 72 sites), and ORT's session memory grows
+ * 97 builder nodes a site besides the threshold's (164 before; ViT: 72 sites), and ORT's session memory grows
  * by about 5 KB a node.
  */
 export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResult {
@@ -159,15 +159,20 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
       const c = inp.c ? rest[0]! : null;
       const w = frozen ? rowsOf(g, rest[inp.c ? 1 : 0]!, rows, true) : null;
       const { X, Y } = aug!;
-      const G = g.Gemm(dy, x!, null, { transA: 1 }); // [nOut, nIn]
-      // Recomputed once G exists (the first product waits for it), so after dy, and apart from the
-      // forward copy, which ORT would otherwise merge with it and keep alive.
-      const K = kernelT(g, X, Y, cs!, G);
+      // Recomputed once dy exists (the first product waits for dy's first row as an [nOut, 1] C), so
+      // apart from the forward copy, which ORT would otherwise merge with it and keep alive.
+      const K = kernelT(g, X, Y, cs!, g.Reshape(g.Slice(dy, [0], [1], [0]), [nOut, 1]));
       const { dWT, mult } = sparseT(g, K, t!);
-      const dx = g.MatMul(dy, w ? g.Add(w, dWT) : dWT);
+      // G waits for the multiplier (a [1, nIn] row of it as the Gemm's C, beta 0), so it does not
+      // exist during the recompute, and the groups wait for dx, so K, dW^T and W + dW^T are dead before
+      // the groups' distances exist. ORT orders by data dependencies only (in a depth-first walk
+      // that takes a node's inputs in creation order, dK, created before W + dW^T, should also run
+      // before it; not forced); without these gates these [nOut, nIn] temporaries overlapped.
+      const G = g.Gemm(dy, x!, g.Slice(mult, [0], [1], [0]), { transA: 1, beta: 0 }); // [nOut, nIn]
       const dK = g.Mul(G, mult);
+      const dx = g.MatMul(dy, w ? g.Add(w, dWT) : dWT);
       const dX: Value[] = [], dY: Value[] = [], dc: Value[] = [];
-      let wait = dK;
+      let wait = g.Slice(dx, [0], [1], [0]); // [1, nIn]
       for (let p = 0; p < P; p++) {
         // Each group waits for the previous group's products, so only one group's tensors are alive.
         const { r, D } = groupDistances(g, X[p]!, Y[p]!, wait);
