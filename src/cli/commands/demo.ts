@@ -41,21 +41,16 @@ export function register(program: Command, ctx: CliContext): void {
       }
       if (o.pretrain !== undefined) {
         const out = typeof o.pretrain === "string" ? path.resolve(o.pretrain) : DEMO_WEIGHTS;
-        const top1 = await pretrainDemoVit(out, { log: (l) => println(ctx.stderr, l), ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+        const top1 = await pretrainDemoVit(out, { epochs: o.epochs, seed: o.seed, log: (l) => println(ctx.stderr, l) });
         println(ctx.stdout, `wrote ${out} (digits 0-4 test top-1 ${top1.toFixed(2)}%)`);
         ctx.exitCode = EXIT.ok;
         return;
       }
       const t0 = performance.now();
+      // Unset flags stay undefined: runDemo's own defaults apply.
       const r = await runDemo({
-        ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
-        ...(o.batch !== undefined ? { batch: o.batch } : {}),
-        ...(o.testImages !== undefined ? { testImages: o.testImages } : {}),
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.methods ? { methods: o.methods } : {}),
-        ...(o.weights ? { weights: o.weights } : {}),
-        outDir: o.out,
-        log: (l) => println(ctx.stderr, l),
+        epochs: o.epochs, batch: o.batch, testImages: o.testImages, seed: o.seed, methods: o.methods, weights: o.weights,
+        outDir: o.out, log: (l) => println(ctx.stderr, l),
       });
       println(ctx.stdout);
       println(ctx.stdout, r.table);
