@@ -1,7 +1,8 @@
 /** @file safetensors read (F32/F16/BF16/F64/ints to float32) and atomic F32 write; see https://github.com/huggingface/safetensors. */
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { FormatError, ShapeError } from "../errors.js";
+import { writeFileAtomic } from "./atomic.js";
+import { CHECKSUM_KEY, parseChecksums, payloadSha256, verifyPayload } from "./checksum.js";
 import {
   type CheckpointDType, type NamedTensor, DTYPE_BYTES, LITTLE_ENDIAN, brief, decodeToFloat32, isCheckpointDType,
   shapeSize, viewOrDecode,
@@ -25,7 +26,10 @@ export interface SafetensorsEntry {
 /** A parsed header: entries in data order plus the free-form `__metadata__` strings. */
 export interface SafetensorsHeader {
   entries: SafetensorsEntry[];
+  /** `__metadata__` without our checksum entry. */
   metadata: Record<string, string>;
+  /** sha256 of each tensor's payload, when the writer stored them (ours does; older and foreign files may not). */
+  checksums?: Map<string, string>;
   /** File offset of the data section. */
   dataStart: number;
 }
@@ -96,7 +100,9 @@ function parseHeader(json: Uint8Array, dataBytes: number, source: string): Omit<
     at = e.end;
   }
   if (at !== dataBytes) throw new FormatError(`${source}: data section has ${dataBytes} bytes but tensors cover ${at}`);
-  return { entries, metadata };
+  const checksums = parseChecksums(metadata[CHECKSUM_KEY], entries.map((e) => e.name), source);
+  delete metadata[CHECKSUM_KEY];
+  return { entries, metadata, ...(checksums ? { checksums } : {}) };
 }
 
 /** Reads and checks the 8-byte length; returns the header length. */
@@ -117,6 +123,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Safete
   const tensors = new Map<string, NamedTensor>();
   for (const e of header.entries) {
     const count = (e.end - e.begin) / DTYPE_BYTES[e.dtype];
+    verifyPayload(header.checksums, e.name, bytes.subarray(base + e.begin, base + e.end), source);
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: viewOrDecode(e.dtype, bytes, base + e.begin, count) });
   }
   return { tensors, metadata: header.metadata };
@@ -177,10 +184,12 @@ export function loadSafetensors(file: string): SafetensorsFile {
       const pos = header.dataStart + e.begin;
       if (e.dtype === "F32" && LITTLE_ENDIAN) {
         readFully(fd, new Uint8Array(data.buffer), pos, file);
+        verifyPayload(header.checksums, e.name, new Uint8Array(data.buffer), file);
       } else {
         if (scratch.length < nbytes) scratch = new Uint8Array(nbytes);
         const chunk = scratch.subarray(0, nbytes);
         readFully(fd, chunk, pos, file);
+        verifyPayload(header.checksums, e.name, chunk, file);
         decodeToFloat32(e.dtype, chunk, 0, count, data);
       }
       tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
@@ -196,16 +205,19 @@ export function readSafetensors(file: string): Map<string, NamedTensor> {
 
 type TensorsIn = Record<string, TensorToWrite> | Map<string, TensorToWrite>;
 
-/** Builds the 8-byte length + space-padded JSON header (8-byte aligned, as the Python writer does). */
+/**
+ * Builds the 8-byte length + space-padded JSON header (8-byte aligned, as the Python writer does). The
+ * metadata gains the sha256 of every tensor's bytes (CHECKSUM_KEY), which readers verify.
+ */
 function encodeHeader(tensors: TensorsIn, metadata: Record<string, string> | undefined): { header: Uint8Array; list: [string, TensorToWrite][] } {
   const list = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const json: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new ShapeError(`writeSafetensors: metadata["${k}"] must be a string, got ${typeof v}`);
-    }
-    json.__metadata__ = metadata;
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== "string") throw new ShapeError(`writeSafetensors: metadata["${k}"] must be a string, got ${typeof v}`);
   }
+  const sums: Record<string, string> = {};
+  for (const [name, t] of list) if (t.data instanceof Float32Array) sums[name] = payloadSha256(tensorBytes(t));
+  json.__metadata__ = { ...metadata, [CHECKSUM_KEY]: JSON.stringify(sums) };
   let offset = 0;
   for (const [name, t] of list) {
     if (name === "__metadata__") throw new ShapeError(`writeSafetensors: "__metadata__" is reserved and cannot name a tensor`);
@@ -251,29 +263,15 @@ export function encodeSafetensors(tensors: TensorsIn, metadata?: Record<string, 
 }
 
 /**
- * Writes tensors as F32 safetensors, atomically: data goes to a temp file in the same folder,
- * is fsynced, then renamed over `file`, so readers never see a half-written checkpoint.
- * Tensor order is kept (Map or object insertion order), so write -> read -> write is byte-exact.
+ * Writes tensors as F32 safetensors, atomically (writeFileAtomic: temp file, fsync, rename, fsync of the
+ * folder), so readers never see a half-written checkpoint. Tensor order is kept (Map or object insertion
+ * order), so write -> read -> write is byte-exact.
  */
 export function writeSafetensors(file: string, tensors: TensorsIn, metadata?: Record<string, string>): void {
   const { header, list } = encodeHeader(tensors, metadata);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, "wx");
-    fs.writeSync(fd, header);
-    for (const [, t] of list) {
-      const b = tensorBytes(t);
-      for (let done = 0; done < b.length;) done += fs.writeSync(fd, b, done, Math.min(b.length - done, 1 << 30));
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, [header, ...list.map(([, t]) => tensorBytes(t))]);
   } catch (cause) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    if (cause instanceof ShapeError) throw cause;
     throw new FormatError(`${file}: cannot write safetensors (${(cause as Error).message})`, { cause });
   }
 }
