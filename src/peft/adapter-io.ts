@@ -10,6 +10,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, FormatError } from "../errors.js";
+import { writeFileAtomic } from "../checkpoint/atomic.js";
+import { replaceDirAtomic } from "../checkpoint/atomic-dir.js";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.js";
 import type { VitConfig } from "../models/vit.js";
 import { applyAdapters, type BaseModel, type PeftModel } from "./apply.js";
@@ -67,9 +69,11 @@ export function readAdapterConfig(dir: string): { config: PeftConfig; meta: Adap
   return { config, meta: meta as unknown as AdapterFileMeta };
 }
 
-/** Writes the two adapter files of `pm` into `dir`. */
+/**
+ * Writes the two adapter files of `pm` as folder `dir`, replacing any previous adapter there as a whole
+ * (temp folder + rename), so a kill never leaves one run's weights beside another's config.
+ */
 export function saveAdapterFiles(pm: PeftModel, dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
   const meta: AdapterFileMeta = {
     peft_type: pm.config.method.toUpperCase(),
     base_model_name_or_path: pm.baseName,
@@ -81,10 +85,10 @@ export function saveAdapterFiles(pm: PeftModel, dir: string): void {
     const p = pm.params.get(n);
     return [n, { shape: p.shape, data: p.data }] as const;
   }));
-  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: LIBRARY.name, method: pm.config.method, base_fingerprint: meta.base_model.fingerprint });
-  const tmp = path.join(dir, `.${ADAPTER_CONFIG_FILE}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, JSON.stringify({ ...pm.config, ...meta }, null, 2) + "\n");
-  fs.renameSync(tmp, path.join(dir, ADAPTER_CONFIG_FILE));
+  replaceDirAtomic(path.resolve(dir), (tmp) => {
+    writeSafetensors(path.join(tmp, ADAPTER_WEIGHTS_FILE), tensors, { format: LIBRARY.name, method: pm.config.method, base_fingerprint: meta.base_model.fingerprint });
+    writeFileAtomic(path.join(tmp, ADAPTER_CONFIG_FILE), JSON.stringify({ ...pm.config, ...meta }, null, 2) + "\n");
+  });
 }
 
 /** Lists "field: a in the adapter, b here" for every differing top-level field. */

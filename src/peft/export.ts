@@ -2,8 +2,7 @@
  * @file exportOnnx(): the adapted model as a standalone inference ONNX file (weights as
  * initializers, input "pixel_values", output "logits", as Transformers.js-style runtimes expect).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { writeFileAtomic } from "../checkpoint/atomic.js";
 import { ConfigError, FormatError } from "../errors.js";
 import { GraphBuilder } from "../ir/builder.js";
 import { BYTES_PER_ELEMENT } from "../ir/dtype.js";
@@ -72,12 +71,9 @@ export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode
     return { path: file, merged: doMerge, bytes: saved.modelBytes, dataPath: saved.dataPath };
   }
   const { bytes } = writeModel(g, { weights: "graph" });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, bytes);
   } catch (cause) {
-    fs.rmSync(tmp, { force: true });
     throw new FormatError(`${file}: cannot write ONNX model (${(cause as Error).message})`, { cause });
   }
   return { path: file, merged: doMerge, bytes: bytes.byteLength };
