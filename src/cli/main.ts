@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ConfigError, FormatError, InternalError, ShapeError, SnellError } from "../errors.js";
 import { EXIT, type CliContext, type CommandModule } from "./commands/context.js";
+import { describeSystemError } from "./error-map.js";
+import { preAction } from "./pre-action.js";
 
 /**
  * Command modules, in help order. Each exports `register(program, ctx)` (CommandModule); a listed
@@ -55,6 +57,7 @@ export async function buildProgram(ctx: CliContext): Promise<Command> {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   for (const name of COMMANDS) (await loadCommand(name))?.register(program, ctx);
+  program.hook("preAction", (_program, action) => preAction(action, ctx));
   for (const c of program.commands) {
     c.exitOverride().showHelpAfterError("(run with --help for usage)").configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
   }
@@ -68,6 +71,11 @@ export function reportError(e: unknown, ctx: CliContext): number {
   if (user) {
     ctx.stderr.write(`snell: error: ${(e as Error).message}\n`);
     return EXIT.usage;
+  }
+  const mapped = describeSystemError(e);
+  if (mapped && !(e instanceof SnellError)) {
+    ctx.stderr.write(`snell: error: ${mapped.message}\n`);
+    return mapped.usage ? EXIT.usage : EXIT.failure;
   }
   if (e instanceof SnellError && !(e instanceof InternalError)) {
     ctx.stderr.write(`snell: error: ${e.message}\n`);

@@ -38,11 +38,22 @@ export interface SessionOptions {
   profilePrefix?: string;
 }
 
+/** Intra-op threads of sessions that do not set their own (the CLI's --threads); undefined: all cores. */
+let defaultIntraOpThreads: number | undefined;
+
+/**
+ * Sets the thread count every later session uses unless its options say otherwise. Results can differ
+ * in the last bits between thread counts (reductions split differently), not between runs of one count.
+ */
+export function setDefaultIntraOpThreads(n: number | undefined): void {
+  defaultIntraOpThreads = n;
+}
+
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const { availableParallelism } = await import("node:os");
   try {
     return await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: opts.intraOpThreads ?? availableParallelism(),
+      intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads ?? availableParallelism(),
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: opts.optimization ?? "all",

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { ConfigError, FormatError } from "../../errors.js";
 import { explicitFlags, loadConfigFile, mergeConfigs, type ConfigObject } from "../config-file.js";
+import { checkOptions, checkPathOptions } from "../option-rules.js";
 
 /** Streams a command writes to (tests pass their own) and the signal Ctrl-C aborts. */
 export interface CliContext {
@@ -75,7 +76,12 @@ export function optionKeys(cmd: Command): string[] {
  */
 export function layeredConfig(cmd: Command, ...base: (ConfigObject | undefined)[]): ConfigObject {
   const flags = explicitFlags(cmd);
-  const file = typeof cmd.opts().config === "string" ? loadConfigFile(cmd.opts().config as string, { allowedKeys: optionKeys(cmd) }) : undefined;
+  const fileName = cmd.opts().config;
+  const file = typeof fileName === "string" ? loadConfigFile(fileName, { allowedKeys: optionKeys(cmd) }) : undefined;
+  if (file) {
+    checkOptions(file, String(fileName));
+    checkPathOptions(file);
+  }
   return mergeConfigs(...base, file, flags);
 }
 
