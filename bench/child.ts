@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
+ * [--rank 8] [--sparsity 0.9] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../src/errors.js";
@@ -16,6 +16,7 @@ import { applyAdapters } from "../src/peft/apply.js";
 import { thresholdOf } from "../src/peft/snell/threshold-graph.js";
 import { Rng } from "../src/random.js";
 import { CompiledGraph } from "../src/runtime/compiled.js";
+import { parseDevice } from "../src/runtime/device.js";
 import { currentRssMiB, peakRssMiB } from "../src/runtime/memory.js";
 import { TrainSession } from "../src/train/step-session.js";
 
@@ -34,6 +35,7 @@ const steps = Number(opt("steps", "3"));
 const threads = Number(opt("threads", String(availableParallelism())));
 const rank = Number(opt("rank", "8"));
 const sparsity = Number(opt("sparsity", "0.9"));
+const device = parseDevice(opt("device", "cpu"));
 
 const profile = opt("profile", "");
 /** ORT memory arena: unset keeps the engine's default. */
@@ -79,7 +81,7 @@ async function thresholdSeconds(embed: number, depth: number): Promise<number> {
     g.output(t as Value, `t${i}`);
   });
   const compiled = await CompiledGraph.compile(g, {
-    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
+    device, intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
     ...(spin ? { spinning: spin === "1" } : {}), ...(prepack ? { prepacking: prepack === "1" } : {}),
     ...(weights ? { weights: weights as "graph" | "inputs" } : {}),
   });
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
     },
     optimizer: { kind: "adamw", weightDecay: 0.01 },
   }, {
-    intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
+    device, intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
     ...(spin ? { spinning: spin === "1" } : {}), ...(prepack ? { prepacking: prepack === "1" } : {}),
     ...(weights ? { weights: weights as "graph" | "inputs" } : {}),
     ...(optLevel ? { optimization: optLevel as "disabled" | "basic" | "extended" | "all" } : {}),
@@ -153,7 +155,7 @@ async function main(): Promise<void> {
   await session.release();
 
   const out: Record<string, unknown> = {
-    engine: "snell-ts", model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
+    engine: "snell-ts", device, model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
     step_s: stepS, cpu_s: cpuS, page_faults: faults, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
     peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled,
     trainable: pm.trainableCounts().trainable, losses,

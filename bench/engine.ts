@@ -7,12 +7,14 @@
  * Options: --model vit_s|vit_b|vit_ti  --batch 8  --steps 3  --threads N (default: all cores)
  *          --methods lora,snell  --rank 8  --sparsity 0.9  --skip-torch
  *          --share-model vit_b|none  (model of the threshold-share and SNELL-vs-LoRA-RSS runs; default vit_b)
+ *          --device cpu|webgpu|cuda  (ours only; the PyTorch reference stays on CPU)
  *          --malloc-tuned  (run ours with glibc malloc keeping freed memory: MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEVICES } from "../src/runtime/device.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const TORCH_SCRIPT = resolve(root, "../shared/reference/snell_torch.py");
@@ -33,6 +35,7 @@ const sparsity = opt("sparsity", "0.9");
 const methods = opt("methods", "lora,snell").split(",").filter(Boolean);
 const shareModel = opt("share-model", "vit_b");
 const skipTorch = argv.includes("--skip-torch");
+const device = opt("device", "cpu");
 /**
  * glibc returns large freed blocks to the OS at once, so every step page-faults its activations in again
  * (ViT-S LoRA: 92k minor faults per step). These settings keep them in the heap; they must be in the
@@ -45,6 +48,10 @@ for (const [what, m] of [["--model", model], ["--share-model", shareModel]] as c
     console.error(`bench:engine: ${what} "${m}" is not one of ${MODELS.join(", ")}`);
     process.exit(2);
   }
+}
+if (!(DEVICES as readonly string[]).includes(device)) {
+  console.error(`bench:engine: --device "${device}" is not one of ${DEVICES.join(", ")}`);
+  process.exit(2);
 }
 for (const m of methods) {
   if (m !== "lora" && m !== "snell") {
@@ -74,7 +81,7 @@ function runJson(cmd: string, args: string[], env: Record<string, string> = {}):
 
 function ours(m: string, method: string, extra: string[] = []): Promise<Result | string> {
   return runJson(process.execPath, ["--import", "tsx", "bench/child.ts", "--model", m, "--method", method, "--batch", batch,
-    "--steps", steps, "--threads", threads, "--rank", rank, "--sparsity", sparsity, ...extra], mallocTuned ? MALLOC_TUNED : {});
+    "--steps", steps, "--threads", threads, "--rank", rank, "--sparsity", sparsity, "--device", device, ...extra], mallocTuned ? MALLOC_TUNED : {});
 }
 
 function torch(m: string, method: string): Promise<Result | string> {
@@ -101,7 +108,7 @@ const label = (m: string, method: string) => `${m} ${method === "lora" ? `LoRA-$
 
 async function main(): Promise<void> {
   const torchMissing = skipTorch ? "PyTorch reference skipped (--skip-torch)" : torchAvailable();
-  console.log(`bench:engine  model ${model}, batch ${batch}, ${steps} timed steps after 1 warm-up (median), ${threads} threads, ` +
+  console.log(`bench:engine  model ${model}, device ${device}, batch ${batch}, ${steps} timed steps after 1 warm-up (median), ${threads} threads, ` +
     `${availableParallelism()} cores${mallocTuned ? ", ours with tuned malloc" : ""}; each row: ours then torch, back to back, one child process each`);
   const rows: string[][] = [["config", "ours s/step", "torch s/step", "ours/torch", "ours RSS MiB", "torch RSS MiB", "ours/torch"]];
   const byMethod = new Map<string, Result>();

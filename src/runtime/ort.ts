@@ -2,6 +2,7 @@
 import * as ort from "onnxruntime-node";
 import { RuntimeError } from "../errors.js";
 import type { DType, TypedArray } from "../ir/dtype.js";
+import { executionProviders, parseDevice, providerError, type Device } from "./device.js";
 
 export { ort };
 
@@ -36,6 +37,8 @@ export interface SessionOptions {
   prepacking?: boolean;
   /** Write ORT's per-node profile (Chrome trace JSON) to "<prefix>_<date>.json"; call session.endProfiling() to flush. */
   profilePrefix?: string;
+  /** Where the graph runs (default "cpu"); a provider that cannot start is a ConfigError naming the fix. */
+  device?: Device;
 }
 
 /** Intra-op threads of sessions that do not set their own (the CLI's --threads); undefined: all cores. */
@@ -51,8 +54,10 @@ export function setDefaultIntraOpThreads(n: number | undefined): void {
 
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const { availableParallelism } = await import("node:os");
+  const device = parseDevice(opts.device ?? "cpu");
   try {
     return await ort.InferenceSession.create(bytes, {
+      executionProviders: executionProviders(device),
       intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads ?? availableParallelism(),
       interOpNumThreads: 1,
       executionMode: "sequential",
@@ -68,6 +73,8 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
   } catch (cause) {
+    const missing = providerError(device, cause);
+    if (missing) throw missing;
     throw new RuntimeError(`ONNX Runtime refused the graph: ${(cause as Error).message}`, { cause });
   }
 }

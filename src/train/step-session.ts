@@ -34,6 +34,10 @@ export interface StepGraphSpec {
   clipGradNorm?: number;
 }
 
+/**
+ * `device` (runtime/device.ts) places the step graph and the eval graph on one provider; the trainable
+ * state is handed back to the host after every step for now (issue 12 keeps it on the GPU).
+ */
 export interface TrainSessionOptions extends CompileOptions {}
 
 /**
