@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so `npx snell` works from a clean install without a build step.
-import { register } from "tsx/esm/api";
+// The CLI runs the compiled JavaScript in dist/ (built by `npm run build`, and by npm itself on
+// `npm ci`, `npm pack` and git installs through the prepare script); tsx is for development only.
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
-await main();
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("snell: error: dist/ is missing; run `npm run build` in the snell-ts checkout\n");
+  process.exit(1);
+}
+const { main: run } = await import(main.href);
+await run();

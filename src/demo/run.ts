@@ -39,12 +39,20 @@ export interface DemoResult {
   plot: string;
 }
 
+/**
+ * Node arguments that start the child entry next to this module: child.js as is when compiled (the
+ * installed package has no tsx), child.ts through tsx when run from the sources.
+ */
+function childEntry(): string[] {
+  const isTs = /\.[cm]?ts$/.test(new URL(import.meta.url).pathname);
+  const child = fileURLToPath(new URL(isTs ? "./child.ts" : "./child.js", import.meta.url));
+  return isTs ? ["--import", import.meta.resolve("tsx"), child] : [child];
+}
+
 /** Runs one method in a child process so its peak RSS is its own. */
 function runChild(label: string, opts: RunMethodOptions, log: (line: string) => void): Promise<MethodRun> {
-  const child = fileURLToPath(new URL("./child.ts", import.meta.url));
-  const tsx = import.meta.resolve("tsx");
   return new Promise((done, fail) => {
-    const p = spawn(process.execPath, ["--import", tsx, child, label, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [...childEntry(), label, JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";
     p.stdout.on("data", (b: Buffer) => (out += b.toString()));
     p.stderr.on("data", (b: Buffer) => {

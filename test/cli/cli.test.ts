@@ -19,7 +19,9 @@ import { readRunLog } from "../../src/train/run-log.js";
 import { Rng } from "../../src/random.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
 
-const BIN = fileURLToPath(new URL("../../bin/snell.js", import.meta.url));
+// The CLI from its sources through tsx, as `npm run snell` does (bin/snell.js runs the built dist/,
+// which test/package/install.test.ts checks from the packed tarball).
+const CLI = ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))];
 
 let tmp: ReturnType<typeof tempDir>;
 let task: string;
@@ -33,7 +35,7 @@ const EPOCHS = ["--epochs", "30", "--eval-every", "0"];
 interface Out { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 function spawnCli(args: string[]): { child: ChildProcess; done: Promise<Out> } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));
   child.stderr!.on("data", (d) => (stderr += d));
