@@ -6,7 +6,7 @@
  * [--rank 8] [--sparsity 0.9] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
-import { ConfigError } from "../src/errors.js";
+import { ConfigError, SnellError } from "../src/errors.js";
 import { GraphBuilder } from "../src/ir/builder.js";
 import { crossEntropy } from "../src/ir/losses.js";
 import type { Value } from "../src/ir/value.js";
@@ -169,4 +169,9 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(out));
 }
 
-await main();
+await main().catch((e: unknown) => {
+  // A bad flag or a missing device provider is one line (what bench/engine.ts shows), not a stack.
+  if (!(e instanceof SnellError)) throw e;
+  console.error(`${e.name}: ${e.message}`);
+  process.exit(1);
+});

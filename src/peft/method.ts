@@ -33,6 +33,12 @@ export interface AdaptContext {
   site: SiteInfo;
   /** The site's input [..., nIn]. */
   x: Value;
+  /**
+   * The rows of `x` and `y` come in this many equal contiguous groups, one per sample: the batch's
+   * images for a ViT ([B*T, n]: T rows each); a window-attention backbone gives its windows. Adapter
+   * drop-path keeps or drops a group whole (see ADAPTER_DROP_PATH_UNIT in site-regularisers.ts).
+   */
+  samples: number;
   /** The frozen layer's output W0 x + b [..., nOut]. */
   y: Value;
   /**
@@ -77,4 +83,66 @@ export interface PeftMethod<C extends { method: string }> {
   delta?(params: ParameterStore, site: SiteInfo, cfg: C): Float32Array;
   /** Optional: backbone parameters this method trains itself (BitFit: every bias; full fine-tuning: all). */
   backboneTrainable?(name: string, cfg: C): boolean;
+  /**
+   * Optional: the method's part of a training run (feeds before a step, work after it, state it
+   * saves). The trainer calls these and knows no method by name; see `MethodRuntime`.
+   */
+  runtime?(ctx: RuntimeContext<C>): MethodRuntime;
+}
+
+/** A float32 or int64 graph feed (what `MethodRuntime.feeds` returns). */
+export type RuntimeFeed = Float32Array | BigInt64Array;
+
+/** What a method's runtime is told about the run when it is created. */
+export interface RuntimeContext<C> {
+  config: C;
+  /** Adapted sites, in forward order. */
+  sites: readonly SiteInfo[];
+  /** The run's seed: every feed must be a function of (seed, step) so a resumed run matches. */
+  seed: number;
+  epochs: number;
+  stepsPerEpoch: number;
+}
+
+/** What the trainer hands `afterStep`: the step's gradients and the values after the update. */
+export interface StepReport {
+  /** 0-based index of the optimizer step just taken. */
+  globalStep: number;
+  /** Gradients of the names in `fetchGrads` (before clipping's effect on the update is applied). */
+  grads: Readonly<Record<string, Float32Array>>;
+  /** A trainable tensor's value after this step's optimizer update. */
+  after(name: string): Float32Array;
+}
+
+/**
+ * A method's hooks into the training loop. Every member is optional; a method without a runtime
+ * feeds nothing and keeps no state.
+ *
+ * @example
+ * // SNELLA: feed each matrix's sparsity, observe |theta * grad| after each step, reallocate at each epoch start.
+ * runtime: (ctx) => new SnellaRuntime(ctx)
+ */
+export interface MethodRuntime {
+  /** Feeds for run inputs the method's graphs declare, before optimizer step `step` (0-based) or an eval after it. */
+  feeds?(step: number): Record<string, RuntimeFeed>;
+  /** Trainable tensors whose raw gradients `afterStep` needs. */
+  readonly fetchGrads?: readonly string[];
+  /** Before the first step of epoch `epoch` (not called when a resume starts mid-epoch). */
+  beginEpoch?(epoch: number): void;
+  /** Before optimizer step `step` (0-based, global). */
+  beginStep?(step: number): void;
+  /** After each optimizer step. */
+  afterStep?(r: StepReport): void;
+  /**
+   * A step whose outputs make this true is rerun from the same state with a model built from
+   * `rerun.config` (SNELL: a threshold sample bracket that missed, rerun with exact thresholds).
+   */
+  readonly rerun?: { needed(outputs: Readonly<Record<string, ArrayLike<number | boolean>>>): boolean; config: { method: string } };
+  /** Copies run-time state into the parameter store before an adapter is saved or merged (SNELLA's sparsities). */
+  storeInto?(params: ParameterStore): void;
+  /** Numbers to add to each epoch's log record. */
+  epochFields?(): Record<string, number>;
+  /** JSON state saved in training checkpoints and given back to `importState` on resume. */
+  exportState?(): unknown;
+  importState?(state: unknown): void;
 }

@@ -1,17 +1,16 @@
 /**
- * @file Per-run graph inputs that PEFT methods declare (dropout seeds, SNELLA's per-matrix sparsity)
- * and the feeds the trainer gives them at each step: everything is a function of (seed, step), so a
- * resumed run feeds exactly what the uninterrupted one did.
+ * @file Per-run graph inputs that a model declares while it is built (dropout and drop-path seeds,
+ * SNELLA's per-matrix sparsity) and the feeds the trainer gives them at each step. The method's
+ * runtime feeds its own inputs; any other int64 `*_seed` scalar (the backbone's stochastic depth)
+ * gets a hash of (name, seed, step). Everything is a function of (seed, step), so a resumed run
+ * feeds exactly what the uninterrupted one did.
  */
 import { ConfigError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
-import { fnv1a } from "../ir/ops/random.js";
 import type { Value } from "../ir/value.js";
-import { ADAPTER_SEED_INPUT } from "../peft/adapter/method.js";
 import { graphRunInput } from "../peft/apply.js";
-import { LORA_SEED_INPUT, loraSeedFeed } from "../peft/lora/method.js";
-import type { AdaptContext } from "../peft/method.js";
-import { SNELL_SEED_INPUT, snellSeedFeed, THRESHOLD_OK } from "../peft/snell/method.js";
+import type { AdaptContext, RuntimeFeed } from "../peft/method.js";
+import { hashedSeedFeed } from "../peft/seeds.js";
 import type { Feed } from "../runtime/compiled.js";
 
 /** One declared run input. */
@@ -21,30 +20,19 @@ export interface RunInputDecl {
   dtype: "float32" | "int64";
 }
 
-/** Feeds for inputs a method computes outside the graph (SNELLA's allocator); null when it has none. */
-export type ExtraFeeds = () => Record<string, Feed>;
+/** The feeds a method computes for step `step` (its runtime's `feeds`). */
+export type MethodFeeds = (step: number) => Record<string, RuntimeFeed>;
 
 /**
- * The int64 seed fed to a `*_seed` run input at global optimizer step `step` (0-based): the method's
- * own formula where it exports one, else a hash of (name, seed, step).
- */
-export function seedFeed(name: string, step: number, seed: number): BigInt64Array {
-  if (name === SNELL_SEED_INPUT) return snellSeedFeed(step, seed);
-  if (name === LORA_SEED_INPUT) return loraSeedFeed(step, seed);
-  const salt = BigInt(fnv1a(name === ADAPTER_SEED_INPUT ? "adapter" : name));
-  return BigInt64Array.of(BigInt(seed) * 1_000_003n + BigInt(step) * 7919n + salt);
-}
-
-/**
- * Records the run inputs a build declares, per graph, and computes their feeds. Seeds (`*_seed`,
- * int64 scalars) are derived from (seed, step); every other input must come from `extra`.
+ * Records the run inputs a build declares, per graph, and computes their feeds: the method's feeds
+ * where it gives one, a hashed seed for other `*_seed` int64 scalars, and an error for anything else.
  */
 export class RunInputs {
   private readonly byGraph = new WeakMap<GraphBuilder, Map<string, RunInputDecl>>();
   /** Everything declared in any graph, by name. */
   readonly declared = new Map<string, RunInputDecl>();
 
-  constructor(private readonly seed: number, private readonly extra: ExtraFeeds | null = null) {}
+  constructor(private readonly seed: number, private readonly method: MethodFeeds | null = null) {}
 
   /** The `runInput` callback for `PeftModel.forward` in graph `g`. */
   declarer(g: GraphBuilder): AdaptContext["runInput"] {
@@ -61,26 +49,23 @@ export class RunInputs {
 
   /** Feeds for every declared input at global step `step` (eval passes the step it evaluates after). */
   feeds(step: number): Record<string, Feed> {
-    const extra = this.extra?.() ?? {};
+    const own = this.method?.(step) ?? {};
     const out: Record<string, Feed> = {};
     for (const d of this.declared.values()) {
-      if (d.name in extra) out[d.name] = extra[d.name]!;
-      else if (d.dtype === "int64" && d.name.endsWith("_seed") && d.shape.length === 0) out[d.name] = seedFeed(d.name, step, this.seed);
-      else throw new ConfigError(`run input "${d.name}" (${d.dtype} [${d.shape.join(", ")}]) has no feed: the trainer feeds "*_seed" scalars and the method's declared inputs only`);
+      if (d.name in own) out[d.name] = own[d.name]!;
+      else if (d.dtype === "int64" && d.name.endsWith("_seed") && d.shape.length === 0) out[d.name] = hashedSeedFeed(d.name, this.seed, step);
+      else throw new ConfigError(`run input "${d.name}" (${d.dtype} [${d.shape.join(", ")}]) has no feed: the trainer feeds "*_seed" scalars and the method runtime's feeds only`);
     }
     return out;
   }
 }
 
-/** Graph outputs that report a missed threshold bracket (SNELL/SNELLA), to return from a build. */
-export function thresholdOutputs(g: GraphBuilder): Record<string, Value> {
-  const out: Record<string, Value> = {};
-  for (const v of g.outputs) if (v.name.endsWith(THRESHOLD_OK)) out[`ok/${v.name}`] = v;
-  return out;
-}
+/** Prefix of the step outputs that carry what a method's graph reported (e.g. SNELL's threshold flags). */
+export const METHOD_OUTPUT_PREFIX = "method/";
 
-/** Whether any threshold flag in a run's outputs is false (the step must be rerun with exact thresholds). */
-export function thresholdMissed(outputs: Record<string, ArrayLike<number | boolean>>): boolean {
-  for (const [k, v] of Object.entries(outputs)) if (k.endsWith(THRESHOLD_OK) && !v[0]) return true;
-  return false;
+/** Every output a model's build registered (method reports such as threshold flags), to return from a step build. */
+export function methodOutputs(g: GraphBuilder): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const v of g.outputs) out[`${METHOD_OUTPUT_PREFIX}${v.name}`] = v;
+  return out;
 }

@@ -64,44 +64,45 @@ describe("the allocator across steps", () => {
     a.observe("m1.snella_B", [1], [1]);
     assert.deepEqual(a.scores(), [2.625, 0, 0]);
   });
-  test("update observes, reallocates on schedule, and the new sparsity is fed at the next step", () => {
+  test("steps observe, a position start reallocates on schedule, the new sparsity is fed from then on", () => {
     const a = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
     assert.deepEqual(Array.from(a.feeds()[sparsityInputName("m2")]!), [0.5]);
     // Factor gradients chosen so the scores come out 1 : 2 : 5 (I * U scales with ipt^2 after one
     // observation: I = ipt/2, U = ipt/4, so ipt^2 / 8; A and B of a matrix share ipt here).
     const ipt: Record<string, number> = { m1: 2, m2: 2 * Math.SQRT2, m3: 2 * Math.sqrt(5) };
     const factor = (name: string) => ({ value: [1], grad: [ipt[name.split(".")[0]!]!] });
-    a.update(3, factor); // position 3: no reallocation
+    a.reallocate(3); // position 3: no reallocation
+    a.observeStep(factor);
     assert.deepEqual(a.sparsity(), { m1: 0.5, m2: 0.5, m3: 0.5 });
     // Scores after the second observation stay proportional to ipt^2: 4 : 8 : 20 = 1 : 2 : 5.
-    const r = a.update(4, factor);
+    a.observeStep(factor);
+    const r = a.reallocate(4);
     assert.deepEqual(r, { budget: 12, mask: true });
     // allocation (1, 3, 8) as above -> sparsity 1 - 1/10, 1 - 3/20, 1 - 8/10
     const s = a.sparsity();
     assert.ok(Math.abs(s.m1! - 0.9) < 1e-12 && Math.abs(s.m2! - 0.85) < 1e-12 && Math.abs(s.m3! - 0.2) < 1e-12, JSON.stringify(s));
     assert.equal(a.feeds()[sparsityInputName("m3")]![0], Math.fround(0.2));
   });
-  test("a matrix given no entries keeps about one (sparsity clamped to 1 - 1/size)", () => {
+  test("a matrix given no entries reaches s = 1, as the authors' clamp to [0, 1]", () => {
     const a = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
     a.observe("m1.snella_A", [1], [1]);
-    a.reallocate(9); // target budget 10 all to m1 (score > 0 only there)
-    assert.deepEqual(a.sparsity(), { m1: 0, m2: 1 - 1 / 20, m3: 1 - 1 / 10 });
+    a.reallocate(9); // target budget 10 all to m1 (score > 0 only there): m1 full, m2 and m3 empty
+    assert.deepEqual(a.sparsity(), { m1: 0, m2: 1, m3: 1 });
+    assert.equal(a.feeds()[sparsityInputName("m2")]![0], 1);
   });
   test("exported state resumes bit for bit; state of other matrices is refused", () => {
     const grads = (step: number) => (name: string) => ({ value: [1 + step / 3], grad: [Math.sin(step + name.length) * 0.7] });
     const whole = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
     const first = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
     for (let t = 0; t < 5; t++) {
-      whole.update(t, grads(t));
-      first.update(t, grads(t));
+      for (const x of [whole, first]) { x.reallocate(t); x.observeStep(grads(t)); }
     }
     // Through JSON text, as a checkpoint stores it.
     const saved = JSON.parse(JSON.stringify(first.exportState())) as SnellaAllocatorState;
     const resumed = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
     resumed.importState(saved);
     for (let t = 5; t < 9; t++) {
-      whole.update(t, grads(t));
-      resumed.update(t, grads(t));
+      for (const x of [whole, resumed]) { x.reallocate(t); x.observeStep(grads(t)); }
     }
     assert.deepEqual(resumed.sparsity(), whole.sparsity());
     assert.deepEqual(resumed.scores(), whole.scores());
@@ -110,10 +111,7 @@ describe("the allocator across steps", () => {
     assert.throws(() => other.importState(saved), /3 sparsities for 2 adapted matrices/);
     assert.throws(() => resumed.importState({ ...saved, stats: { "x.snella_A": saved.stats["m1.snella_A"]! } }), /"x\.snella_A", which is not a SNELLA factor/);
   });
-  test("counting in epochs maps steps to epochs", () => {
-    const a = new SnellaAllocator(MATS, 0.75, { ...ACFG, unit: "epoch" }, { total: 10, stepsPerEpoch: 3 });
-    assert.equal(a.position(7), 2);
-    assert.throws(() => new SnellaAllocator(MATS, 0.75, { ...ACFG, unit: "epoch" }, { total: 10 }), /needs stepsPerEpoch/);
+  test("a schedule no longer than its warm-ups is refused", () => {
     assert.throws(() => new SnellaAllocator(MATS, 0.75, ACFG, { total: 4 }), /must exceed initWarmup \+ finalWarmup = 4/);
   });
 });
@@ -132,7 +130,7 @@ describe("the snella method", () => {
     const runInput = (name: string, shape: readonly number[], dtype: "float32" | "int64" = "float32") =>
       inputs.get(name) ?? (inputs.set(name, g.input(name, shape, dtype)), inputs.get(name)!);
     const x = g.input("x", [2, 6]), y = g.input("y", [2, 8]);
-    g.output(snella.adapt({ g, bind, site, x, y, train: false, runInput }, cfg), "out");
+    g.output(snella.adapt({ g, bind, site, x, y, samples: 2, train: false, runInput }, cfg), "out");
     assert.deepEqual([...inputs.keys()], [sparsityInputName(site.path)]);
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
     const xv = Float32Array.from({ length: 12 }, (_, i) => Math.cos(i));

@@ -1,16 +1,22 @@
 /**
  * @file SNELLA's bi-level sparsity allocator, following the authors' Allocator: a cubic budget
  * schedule of nonzero entries (global level) and a split of that budget across matrices in
- * proportion to importance scores (layer level). Pure TS; the trainer calls `update` after every
- * step with the factor gradients it fetched, and feeds `feeds()` to the next step.
+ * proportion to importance scores (layer level). Pure TS. Timing as the authors' train_alloc.py and
+ * engine.py: after every optimizer step `observeStep` folds |theta * grad| into the statistics (theta
+ * after the step's update, grad that step's gradient, as update_ipt runs after optimizer.step());
+ * at the start of each schedule position (an epoch, as theirs; or a step) `reallocate` applies the
+ * schedule, and the new sparsities are fed from the next step on.
  *
  * Choices where the authors' code is silent or fragile, kept deterministic here:
  * - budgets are whole numbers of entries (floor) in every phase;
  * - leftovers after capping go out in proportion to the scores of the matrices with room, in
  *   whole entries; what rounding leaves goes one entry at a time to the highest scores
  *   (the authors' float loop can stall on sub-entry shares);
- * - a matrix's sparsity is 1 - alloc / size, clamped to [0, 1 - 1/size], so at least about one
- *   entry survives and the threshold stays inside the matrix.
+ * - a matrix's sparsity is 1 - alloc / size in [0, 1] as theirs: a matrix given no entries gets
+ *   s = 1, its threshold is max |K|, nothing survives and its update is exactly zero. Its factors
+ *   then get zero gradient (only weight decay moves them) and their importance EMAs decay towards
+ *   zero, so such a matrix gets entries back only while the budget still exceeds what the
+ *   others can hold (as in the authors' code).
  */
 import { ConfigError, FormatError } from "../../errors.js";
 import type { SnellaAllocatorConfig } from "./config.js";
@@ -90,9 +96,9 @@ interface Stats {
  * The allocator's state across a run.
  *
  * @example
- * const alloc = new SnellaAllocator(sites, cfg.sparsity, cfg.allocator, { total: 100, stepsPerEpoch: 50 });
- * // each step: feed alloc.feeds(); run; then
- * alloc.update(step, (name) => ({ value: params.get(name).data, grad: fetched[`${name}_grad`] }));
+ * const alloc = new SnellaAllocator(sites, cfg.sparsity, cfg.allocator, { total: 100 });
+ * // at each epoch start: alloc.reallocate(epoch); each step: feed alloc.feeds(); run; then
+ * alloc.observeStep((name) => ({ value: paramsAfterStep[name], grad: fetched[`${name}_grad`] }));
  */
 export class SnellaAllocator {
   private readonly stats = new Map<string, Stats>();
@@ -104,21 +110,17 @@ export class SnellaAllocator {
 
   /**
    * @param total schedule length in `cfg.unit`s (steps, or epochs)
-   * @param stepsPerEpoch needed when counting epochs
    */
   constructor(
     readonly matrices: readonly AllocMatrix[],
     readonly targetSparsity: number,
     readonly cfg: SnellaAllocatorConfig,
-    readonly opts: { total: number; stepsPerEpoch?: number },
+    readonly opts: { total: number },
   ) {
     const where = "snella.allocator";
     if (matrices.length === 0) throw new ConfigError(`${where}: no adapted matrices`);
     if (!(opts.total > cfg.initWarmup + cfg.finalWarmup)) {
       throw new ConfigError(`${where}: total ${opts.total} ${cfg.unit}s must exceed initWarmup + finalWarmup = ${cfg.initWarmup + cfg.finalWarmup}`);
-    }
-    if (cfg.unit === "epoch" && !(Number.isInteger(opts.stepsPerEpoch) && opts.stepsPerEpoch! > 0)) {
-      throw new ConfigError(`${where}: unit "epoch" needs stepsPerEpoch (a positive integer), got ${opts.stepsPerEpoch}`);
     }
     const sizes = matrices.map((m) => m.nIn * m.nOut);
     this.initBudget = sizes.reduce((a, n) => a + (1 - cfg.initSparsity) * n, 0);
@@ -139,11 +141,6 @@ export class SnellaAllocator {
   /** Run-input feeds for the next step: `<site>.snella_sparsity` -> float32 scalar. */
   feeds(): Record<string, Float32Array> {
     return Object.fromEntries(this.matrices.map((m, i) => [sparsityInputName(m.path), Float32Array.of(this.s[i]!)]));
-  }
-
-  /** Schedule position of an optimizer step (0-based). */
-  position(step: number): number {
-    return this.cfg.unit === "epoch" ? Math.floor(step / this.opts.stepsPerEpoch!) : step;
   }
 
   /** Folds one step's |theta * grad| into the EMAs of sensitivity and uncertainty. */
@@ -172,19 +169,20 @@ export class SnellaAllocator {
   }
 
   /**
-   * After optimizer step `step` (0-based): observes the factors (`factor(name)` gives the values the
-   * step ran with and their gradients), then reallocates when the schedule says so. The new
-   * sparsities take effect at the next step through `feeds()`.
+   * After an optimizer step: observes every factor (`factor(name)` gives its value after the step's
+   * update and the step's gradient).
    */
-  update(step: number, factor: (name: string) => { value: ArrayLike<number>; grad: ArrayLike<number> }): ScheduleResult {
+  observeStep(factor: (name: string) => { value: ArrayLike<number>; grad: ArrayLike<number> }): void {
     for (const name of this.factorNames()) {
       const { value, grad } = factor(name);
       this.observe(name, value, grad);
     }
-    return this.reallocate(this.position(step));
   }
 
-  /** Applies the schedule at a position: sets new sparsities when it asks for a reallocation. */
+  /**
+   * At the start of schedule position `position` (an epoch or a step, 0-based): applies the schedule
+   * and sets new sparsities when it asks for a reallocation.
+   */
   reallocate(position: number): ScheduleResult {
     const r = scheduleBudget(position, this.initBudget, this.targetBudget, this.opts.total, this.cfg);
     this.last = { ...r, position };
@@ -194,7 +192,7 @@ export class SnellaAllocator {
     const alloc = allocateBudget(scores, r.budget, caps);
     alloc.forEach((a, i) => {
       const n = caps[i]!;
-      this.s[i] = Math.min(Math.max(1 - a / n, 0), 1 - 1 / n);
+      this.s[i] = Math.min(Math.max(1 - a / n, 0), 1);
     });
     this.last.scores = scores;
     return r;
