@@ -10,3 +10,4 @@ export {
 export { sparsify, type SparsifyOptions, type SparsifyResult } from "./sparsify.js";
 export { planBracket, quantile, quantilePosition, selectKth, type BracketPlan } from "./threshold.js";
 export { thresholdOf, type ThresholdOptions, type ThresholdResult } from "./threshold-graph.js";
+export { snellRuntime, thresholdMissed, thresholdRerun } from "./runtime.js";

@@ -5,3 +5,4 @@ export {
 export { SNELLA_DEFAULTS, validateSnella, type SnellaAllocatorConfig, type SnellaConfig } from "./config.js";
 export { MIX_INIT, mixKernel } from "./mixk.js";
 export { snella, sparsityParamName, storeSparsity } from "./method.js";
+export { runAllocator, snellaRuntime } from "./runtime.js";
