@@ -1,13 +1,14 @@
 /** @file Decoding with sharp (files) and applying a TransformSpec to one sample or a whole batch (same code in workers). */
-import sharp from "sharp";
 import { FormatError } from "../errors.js";
 import type { ImageSource } from "./dataset.js";
+import { openBounded } from "./decode-limits.js";
 import { cropPixels, resizePil } from "./resample.js";
 import {
   applyJitter,
   centerCropBox,
   drawParams,
   normalizeInto,
+  sampleLength,
   shorterSideSize,
   type Box,
   type Interpolation,
@@ -45,7 +46,7 @@ export async function decodeRgb(source: ImageSource, origin?: string): Promise<R
     return { data: toRgb(source.data, source.width, source.height, source.channels), width: source.width, height: source.height };
   }
   try {
-    const { data, info } = await sharp(source).toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await (await openBounded(source)).toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return { data: toRgb(bytes, info.width, info.height, info.channels), width: info.width, height: info.height };
   } catch (cause) {
@@ -83,7 +84,7 @@ export interface SampleContext {
   origin?: string;
 }
 
-/** Decodes and transforms one sample into out[offset .. offset + 3*size*size) as normalised CHW float32. */
+/** Decodes and transforms one sample into out[offset .. offset + channels*size*size) as normalised CHW float32. */
 export async function transformInto(source: ImageSource, spec: TransformSpec, ctx: SampleContext, out: Float32Array, offset: number): Promise<void> {
   const img = await decodeRgb(source, ctx.origin);
   const params = drawParams(spec, img.width, img.height, ctx.seed, ctx.epoch, ctx.index);
@@ -107,9 +108,9 @@ export async function transformInto(source: ImageSource, spec: TransformSpec, ct
   }
 }
 
-/** Decodes one sample to a fresh [3, size, size] tensor. */
+/** Decodes one sample to a fresh [channels, size, size] tensor. */
 export async function transformSample(source: ImageSource, spec: TransformSpec, ctx: SampleContext): Promise<Float32Array> {
-  const out = new Float32Array(3 * spec.size * spec.size);
+  const out = new Float32Array(sampleLength(spec));
   await transformInto(source, spec, ctx, out, 0);
   return out;
 }
@@ -151,7 +152,7 @@ export interface DecodedBatch {
  */
 export async function decodeBatch(req: BatchRequest): Promise<DecodedBatch> {
   const t0 = performance.now();
-  const per = 3 * req.spec.size * req.spec.size;
+  const per = sampleLength(req.spec);
   const images = new Float32Array(req.batchSize * per);
   // allSettled, then the first failure in list order: with several bad images in one batch the
   // error must name the same one every run, not whichever decode lost the race.

@@ -7,6 +7,8 @@ export { readIdx, readIdxImages, loadMnist, mnistDataDir, IdxDataset, type IdxAr
 export {
   makeTransform,
   isRandom,
+  sampleLength,
+  transformMismatch,
   drawParams,
   mixSeed,
   IMAGENET_MEAN,

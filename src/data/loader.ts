@@ -4,7 +4,7 @@ import { Rng } from "../random.js";
 import type { Dataset } from "./dataset.js";
 import { decodeBatch, type BatchItem, type BatchRequest, type DecodedBatch } from "./decode.js";
 import { DecodePool } from "./decode-pool.js";
-import { isRandom, mixSeed, type TransformSpec } from "./transforms.js";
+import { isRandom, mixSeed, sampleLength, type TransformSpec } from "./transforms.js";
 
 /** A batch ready for the step graph. */
 export interface Batch {
@@ -130,7 +130,7 @@ export class DataLoader {
   private async fetch(req: BatchRequest): Promise<DecodedBatch> {
     const cache = this.cache;
     if (!cache) return this.decode(req);
-    const per = 3 * req.spec.size * req.spec.size;
+    const per = sampleLength(req.spec);
     const missing = req.items.filter((it) => !cache.has(it.index) && !this.bad.has(it.index));
     const dec = missing.length > 0 ? await this.decode({ ...req, items: missing, batchSize: missing.length }) : null;
     if (dec) {

@@ -30,8 +30,14 @@ export interface TransformSpec {
   hflip: number;
   /** ColorJitter strengths (0 = off); factors are drawn from [max(0, 1 - x), 1 + x]. */
   colorJitter: { brightness: number; contrast: number; saturation: number };
-  mean: readonly [number, number, number];
-  std: readonly [number, number, number];
+  /**
+   * Channels of the output tensor: 3 (RGB) or 1 (grey, PIL's convert("L") luma of the RGB pixels).
+   * Images of any channel count are decoded to RGB first, so a grey or RGBA file fits either model.
+   */
+  channels: 1 | 3;
+  /** Per-channel normalisation, one value per output channel. */
+  mean: readonly number[];
+  std: readonly number[];
 }
 
 export const PRESETS = ["snell-vtab", "snell-fgvc", "timm"] as const;
@@ -42,10 +48,15 @@ export interface PresetOptions {
   train: boolean;
   /** Output size; 224 by default. */
   size?: number;
-  /** Per-channel mean/std; ImageNet's by default (timm: pass the model's pretrained config). */
-  mean?: readonly [number, number, number];
-  std?: readonly [number, number, number];
-  /** Default bicubic (SNELL's code and timm's ViT configs). */
+  /** Output channels (the model's inChans): 3 by default, or 1 for grey models. */
+  channels?: number;
+  /** Per-channel mean/std, one value per channel; ImageNet's by default for 3 channels (timm: pass the model's pretrained config). */
+  mean?: readonly number[];
+  std?: readonly number[];
+  /**
+   * Default bicubic (SNELL's code and timm's ViT configs), except the `snell-fgvc` eval resize, which
+   * is bilinear as the authors' build_transform (`transforms.Resize(scale_size, bilinear)`).
+   */
   interpolation?: Interpolation;
   /** timm eval: the shorter side is resized to floor(size / cropPct); default 0.875 (224 -> 256). */
   cropPct?: number;
@@ -55,23 +66,29 @@ export interface PresetOptions {
  * Builds a preset's pipeline:
  * - `snell-vtab`: bicubic resize straight to size x size, no augmentation, train and eval alike.
  * - `snell-fgvc`: train RandomResizedCrop(0.08-1, 3/4-4/3) + flip + ColorJitter(0.4, 0.4, 0.4);
- *   eval resize the shorter side to 256 (size * 256/224) then center-crop.
+ *   eval bilinear resize of the shorter side to 256 (size * 256/224) then center-crop.
  * - `timm`: timm's create_transform without auto-augment: train as snell-fgvc, eval resize to floor(size/cropPct) then crop.
  */
 export function makeTransform(preset: PresetName, opts: PresetOptions): TransformSpec {
   if (!PRESETS.includes(preset)) throw unknownName("preprocessing preset", preset, PRESETS);
   const size = opts.size ?? 224;
   if (!Number.isInteger(size) || size < 1) throw new ConfigError(`preprocessing size must be a positive integer, got ${size}`);
-  const interpolation = opts.interpolation ?? "bicubic";
+  const fgvcEval = preset === "snell-fgvc" && !opts.train;
+  const interpolation = opts.interpolation ?? (fgvcEval ? "bilinear" : "bicubic");
   if (!INTERPOLATIONS.includes(interpolation)) throw unknownName("interpolation", interpolation, INTERPOLATIONS);
+  const channels = opts.channels ?? 3;
+  if (channels !== 1 && channels !== 3) throw new ConfigError(`images can be given to models of 1 or 3 input channels, got ${channels}`);
+  if (channels !== 3 && (!opts.mean || !opts.std)) {
+    throw new ConfigError(`a ${channels}-channel model needs its own mean/std (ImageNet's are for RGB); pass --mean and --std with ${channels} value(s)`);
+  }
   const mean = opts.mean ?? IMAGENET_MEAN;
   const std = opts.std ?? IMAGENET_STD;
-  if (mean.length !== 3 || std.length !== 3 || std.some((s) => !(s > 0))) {
-    throw new ConfigError(`mean/std must hold 3 values with std > 0, got mean [${mean.join(", ")}] std [${std.join(", ")}]`);
+  if (mean.length !== channels || std.length !== channels || mean.some((m) => !Number.isFinite(m)) || std.some((s) => !(s > 0 && Number.isFinite(s)))) {
+    throw new ConfigError(`mean/std must hold ${channels} value(s) each (one per model input channel) with std > 0, got mean [${mean.join(", ")}] std [${std.join(", ")}]`);
   }
   const cropPct = opts.cropPct ?? (preset === "snell-fgvc" ? 224 / 256 : 0.875);
   if (!(cropPct > 0 && cropPct <= 1)) throw new ConfigError(`cropPct must be in (0, 1], got ${cropPct}`);
-  const base = { size, interpolation, mean, std, hflip: 0, colorJitter: { brightness: 0, contrast: 0, saturation: 0 } };
+  const base = { size, interpolation, channels: channels as 1 | 3, mean: [...mean], std: [...std], hflip: 0, colorJitter: { brightness: 0, contrast: 0, saturation: 0 } };
   if (preset === "snell-vtab") return { ...base, geometry: { kind: "resize" } };
   if (opts.train) {
     return {
@@ -82,6 +99,21 @@ export function makeTransform(preset: PresetName, opts: PresetOptions): Transfor
     };
   }
   return { ...base, geometry: { kind: "resize-crop", resizeSize: Math.floor(size / cropPct + 1e-9) } };
+}
+
+/** Floats per transformed sample: channels x size x size. */
+export function sampleLength(spec: Pick<TransformSpec, "channels" | "size">): number {
+  return (spec.channels ?? 3) * spec.size * spec.size;
+}
+
+/**
+ * Why images from `t` cannot feed a model taking inChans x imgSize x imgSize, or null when they fit.
+ * The trainer calls it before building a loader (the message names both shapes).
+ */
+export function transformMismatch(t: TransformSpec, inChans: number, imgSize: number): string | null {
+  const c = t.channels ?? 3;
+  if (c === inChans && t.size === imgSize) return null;
+  return `the transform gives ${c}x${t.size}x${t.size} images, the model takes ${inChans}x${imgSize}x${imgSize}`;
 }
 
 /** Whether the pipeline draws random numbers (if not, every epoch gives the same tensors). */
@@ -212,14 +244,31 @@ export function applyJitter(px: Float32Array, ops: readonly JitterOp[]): void {
 }
 
 /**
+ * Grey from RGB pixels: uint8 as PIL's convert("L") (ITU-R 601-2 in 16-bit fixed point, rounded), floats
+ * (after jitter) as torchvision's rgb_to_grayscale. A grey image decoded to RGB comes back unchanged.
+ */
+export function toGrey(px: Uint8Array | Float32Array): Uint8Array | Float32Array {
+  const n = px.length / 3;
+  if (px instanceof Uint8Array) {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = (px[3 * i]! * 19595 + px[3 * i + 1]! * 38470 + px[3 * i + 2]! * 7471 + 0x8000) >>> 16;
+    return out;
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = 0.299 * px[3 * i]! + 0.587 * px[3 * i + 1]! + 0.114 * px[3 * i + 2]!;
+  return out;
+}
+
+/**
  * Writes HWC RGB (uint8, or floats in [0, 1] after jitter) as normalised CHW float32 into `out` at `offset`,
- * flipping horizontally if asked. Arithmetic in float32 as torchvision's ToTensor + Normalize do it.
+ * flipping horizontally if asked; a 1-channel spec takes the grey of the pixels. Arithmetic in float32
+ * as torchvision's ToTensor + Normalize do it.
  */
 export function normalizeInto(
   px: Uint8Array | Float32Array,
   width: number,
   height: number,
-  spec: Pick<TransformSpec, "mean" | "std">,
+  spec: Pick<TransformSpec, "mean" | "std"> & { channels?: 1 | 3 },
   flip: boolean,
   out: Float32Array,
   offset: number,
@@ -227,14 +276,16 @@ export function normalizeInto(
   const f = Math.fround;
   const scale = px instanceof Uint8Array ? 255 : 1;
   const plane = width * height;
-  for (let c = 0; c < 3; c++) {
+  const channels = spec.channels ?? 3;
+  const src = channels === 1 ? toGrey(px) : px;
+  for (let c = 0; c < channels; c++) {
     const mean = f(spec.mean[c]!);
     const std = f(spec.std[c]!);
     const base = offset + c * plane;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const sx = flip ? width - 1 - x : x;
-        const v = f(px[(y * width + sx) * 3 + c]! / scale);
+        const v = f(src[(y * width + sx) * channels + c]! / scale);
         out[base + y * width + x] = f(f(v - mean) / std);
       }
     }
