@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { grad } from "../../src/autodiff/grad.js";
 import { ConfigError } from "../../src/errors.js";
 import { GraphBuilder } from "../../src/ir/builder.js";
-import { bankValues, fnv1a, hashBits, uniformWindow } from "../../src/ir/ops/random.js";
+import { bankValues, fnv1a, hashBits, uniforms } from "../../src/ir/ops/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
 import { gradCheck } from "../helpers/gradcheck.js";
 
@@ -81,22 +81,25 @@ describe("seeded dropout", () => {
     await c.release();
   });
 
-  test("the uniforms are a window of the fixed bank at a run-time offset (SliceAt)", async () => {
+  test("the uniforms are frac(forward window + backward window) of the fixed bank, offsets hashed from (seed, salt)", async () => {
+    const n = 1000, salt = 42;
     const g = new GraphBuilder();
     const seed = g.input("seed", [], "int64");
-    g.output(uniformWindow(g, seed, 1000, 42), "u");
+    g.output(uniforms(g, seed, n, salt), "u");
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
-    const bank = bankValues(2 ** 17); // the smallest bank with 2^16 spare offsets
-    const starts = new Set<number>();
-    for (const s of [1n, 2n, 3n]) {
+    const size = 2 ** 17; // the smallest bank with more than 2^16 spare entries
+    const bank = bankValues(size), spare = size - n;
+    for (const s of [1n, 2n, -3n]) {
       const u = (await c.run({ seed: BigInt64Array.of(s) })).u!.data as Float32Array;
-      const start = bank.indexOf(u[0]!);
-      assert.ok(start >= 0 && same(u, bank.subarray(start, start + 1000)), `seed ${s}: a contiguous window`);
-      starts.add(start);
+      const o = Number(hashRef(s, salt, 0) % BigInt(spare + 1)), e = Number(hashRef(s, salt, 1) % BigInt(spare)) + n;
+      for (let i = 0; i < n; i++) {
+        const sum = bank[o + i]! + bank[e - i]!;
+        assert.equal(u[i], sum >= 1 ? sum - 1 : sum, `seed ${s} element ${i}`);
+      }
     }
-    assert.equal(starts.size, 3, "seeds move the window");
     await c.release();
-    assert.throws(() => g.op("SliceAt", [g.constant([1, 2, 3]), g.ints([0]), g.ints([4]), g.scalar(4, "int64")]), /length 4 outside \[0, 3\]/);
+    assert.throws(() => g.op("SliceAt", [g.constant([1, 2, 3]), g.ints([0]), g.ints([4]), g.ints([0]), g.ints([1]), g.scalar(4, "int64")]), /length 4 outside \[0, 3\]/);
+    assert.throws(() => g.op("SliceAt", [g.constant([1, 2, 3]), g.ints([0]), g.ints([2]), g.ints([0]), g.ints([2]), g.scalar(2, "int64")]), /steps must be the constant \[1\] or \[-1\]/);
   });
 
   test("neighbouring mask elements are uncorrelated and the bank is uniform", async () => {
@@ -155,6 +158,56 @@ describe("seeded dropout", () => {
     );
     assert.equal(checked, 42);
     assert.ok(maxError < 1e-7, `max error ${maxError}`);
+  });
+});
+
+/** Keep masks (as "1"/"0" strings) of dropout(ones) at p for each salt, fed `seed`. */
+async function maskBits(n: number, p: number, salts: number[], seeds: bigint[]): Promise<string[][]> {
+  const g = new GraphBuilder();
+  const seed = g.input("seed", [], "int64");
+  const ones = g.input("ones", [n]);
+  salts.forEach((salt, i) => g.output(g.dropout(ones, p, seed, salt), `m${i}`));
+  const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+  const out: string[][] = [];
+  for (const s of seeds) {
+    const r = await c.run({ seed: BigInt64Array.of(s), ones: new Float32Array(n).fill(1) });
+    out.push(salts.map((_, i) => Array.from(r[`m${i}`]!.data as Float32Array, (v) => (v !== 0 ? "1" : "0")).join("")));
+  }
+  await c.release();
+  return out;
+}
+
+/** Whether one mask's first k entries occur as a run anywhere in the other: the trace of shifted windows of one stream. */
+function sharesRun(a: string, b: string, k = 64): boolean {
+  return a.indexOf(b.slice(0, k)) >= 0 || b.indexOf(a.slice(0, k)) >= 0;
+}
+
+describe("independent draws across sites and steps", () => {
+  const n = 2 ** 17;
+
+  test("two sites at one step, and one site at consecutive steps, agree at chance level", async () => {
+    for (const p of [0.5, 0.1]) {
+      const [[a5, b5], [a6]] = await maskBits(n, p, [fnv1a("site a"), fnv1a("site b")], [5n, 6n]);
+      for (const [what, x, y] of [["sites", a5!, b5!], ["steps", a5!, a6!]] as const) {
+        let both = 0;
+        for (let i = 0; i < n; i++) if (x[i] === "1" && y[i] === "1") both++;
+        // independent masks keep an element in both with probability (1-p)^2 (sd < 0.0015 here)
+        assert.ok(Math.abs(both / n - (1 - p) ** 2) < 0.01, `p ${p}, ${what}: both kept ${both / n}`);
+      }
+    }
+  });
+
+  test("no mask is a shifted window of another (single bank windows, the old scheme, fail this)", async () => {
+    const [[a5, b5], [a6, b6]] = await maskBits(n, 0.5, [fnv1a("site a"), fnv1a("site b")], [5n, 6n]);
+    for (const [x, y] of [[a5, b5], [a5, a6], [b5, b6], [a5, b6]]) assert.ok(!sharesRun(x!, y!), "masks share a 64-element run");
+    // The detector on the old draw: one forward window of the bank per mask, at a hashed offset.
+    const size = 2 ** 18, bank = bankValues(size);
+    const old = (seed: bigint, salt: number) => {
+      const o = Number(hashRef(seed, salt, 0) % BigInt(size - n + 1));
+      return Array.from(bank.subarray(o, o + n), (u) => (u >= 0.5 ? "1" : "0")).join("");
+    };
+    assert.ok(sharesRun(old(5n, fnv1a("site a")), old(5n, fnv1a("site b"))), "old scheme: two sites are shifted copies");
+    assert.ok(sharesRun(old(5n, fnv1a("site a")), old(6n, fnv1a("site a"))), "old scheme: two steps are shifted copies");
   });
 });
 

@@ -42,18 +42,22 @@ export const random = {
     },
     vjp: "none",
   }),
-  // SliceAt(data, starts[1], ends[1], length): ONNX Slice of axis 0 whose start is only known at run
-  // time; the static length (input 3, a constant ONNX never sees) fixes the shape. Callers keep
-  // ends = starts + length inside the data. A gradient would need run-time pads, so it has none and
-  // refuses to be differentiated (a random bank never is).
+  // SliceAt(data, starts[1], ends[1], axes[1], steps[1], length): ONNX Slice of axis 0 whose start is
+  // only known at run time, forwards (step 1) or backwards (step -1); the static length (input 5, a
+  // constant ONNX never sees) fixes the shape. Callers keep the read inside the data (a backward read
+  // must end at index >= 0: ONNX reads a negative end from the back). A gradient would need run-time
+  // pads, so it has none and refuses to be differentiated (a random bank never is).
   SliceAt: defineOp("SliceAt", {
     onnx: "Slice",
-    onnxInputs: 3,
+    onnxInputs: 5,
     infer: (ctx): OutSpec[] => {
-      const [data, starts, ends] = ctx.x;
-      const n = scalarConst(ctx, 3, "length");
+      const [data, starts, ends, axes, steps] = ctx.x;
+      const n = scalarConst(ctx, 5, "length");
       if (data!.rank < 1) ctx.fail("needs data of rank >= 1");
-      for (const v of [starts!, ends!]) if (v.dtype !== "int64" || v.rank !== 1 || v.shape[0] !== 1) ctx.fail("starts and ends must be int64 of shape [1]");
+      for (const v of [starts!, ends!, axes!, steps!]) if (v.dtype !== "int64" || v.rank !== 1 || v.shape[0] !== 1) ctx.fail("starts, ends, axes and steps must be int64 of shape [1]");
+      if (axes!.constValue?.[0] !== 0) ctx.fail("axes must be the constant [0]");
+      const step = steps!.constValue?.[0];
+      if (step !== 1 && step !== -1) ctx.fail("steps must be the constant [1] or [-1]");
       if (!(Number.isInteger(n) && n >= 0 && n <= data!.shape[0]!)) ctx.fail(`length ${n} outside [0, ${data!.shape[0]}]`);
       return [{ shape: [n, ...data!.shape.slice(1)], dtype: data!.dtype }];
     },
@@ -106,13 +110,23 @@ export function hashBits(g: GraphBuilder, seed: Value, shape: readonly number[],
 
 // ---- uniform bank ------------------------------------------------------------------------------
 
-/** Fewest distinct windows a bank offers any mask: two sites collide on one step with odds ~ sites² / 2R. */
+/**
+ * How a mask's uniforms are drawn, for run records: the sum mod 1 of a forward and a backward window
+ * of one fixed bank, at two offsets hashed from (seed, salt). Masks used to be single forward windows,
+ * so two sites, or one site at two steps, got shifted copies of one stream and a site had only 2^16
+ * distinct masks.
+ */
+export const RANDOM_MASK_DRAW = "bank-forward-plus-backward-window";
+
+/** Fewest distinct offsets each read of a bank offers any mask. */
 const MIN_OFFSETS = 2 ** 16;
 const banks = new WeakMap<GraphBuilder, Map<number, Value>>();
+/** Bank values lie on this grid, so a sum of two is exact in float32 (below 2: 24 significant bits). */
+const GRID = 2 ** 23;
 
 /**
- * `size` uniform floats in [0, 1) on a 2^-24 grid (exact in float32) from a fixed-seed SplitMix32,
- * so every graph that asks for one size gets the same bank.
+ * `size` uniform floats in [0, 1) on a 2^-23 grid from a fixed-seed SplitMix32, so every graph that
+ * asks for one size gets the same bank.
  */
 export function bankValues(size: number): Float32Array {
   const out = new Float32Array(size);
@@ -123,14 +137,14 @@ export function bankValues(size: number): Float32Array {
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     z ^= z >>> 16;
-    out[i] = (z >>> 8) / 2 ** 24;
+    out[i] = (z >>> 9) / GRID;
   }
   return out;
 }
 
-/** The bank shared by every mask of n elements in this graph: a power of two with >= MIN_OFFSETS spare. */
+/** The bank shared by every mask of n elements in this graph: a power of two with > MIN_OFFSETS spare. */
 function bankFor(g: GraphBuilder, n: number): Value {
-  let size = 2 ** Math.ceil(Math.log2(n + MIN_OFFSETS));
+  const size = 2 ** Math.ceil(Math.log2(n + MIN_OFFSETS + 1));
   if (size > TWO31) throw new ShapeError(`random mask: ${n} elements need a bank over 2^31`);
   let byGraph = banks.get(g);
   if (!byGraph) banks.set(g, (byGraph = new Map()));
@@ -143,22 +157,37 @@ function bankFor(g: GraphBuilder, n: number): Value {
   return bank;
 }
 
+/** n entries of `bank` from a run-time `start` (int64 [1]), forwards or backwards. */
+function readAt(g: GraphBuilder, bank: Value, start: Value, n: number, step: 1 | -1): Value {
+  const end = g.Add(start, g.scalar(step * n, "int64"));
+  return g.op("SliceAt", [bank, start, end, g.ints([0]), g.ints([step]), g.scalar(n, "int64")])[0]!;
+}
+
 /**
- * n uniform floats in [0, 1): a window of a fixed bank at an offset hashed in-graph from (seed, salt).
- * Costs one copy instead of a per-element hash; masks of one size share windows of one bank, so
- * two sites see shifted copies of one stream (independent element by element, as dropout needs).
+ * n uniform floats in [0, 1) on a 2^-23 grid: u_i = frac(bank[o + i] + bank[e - i]), a forward and a
+ * backward window of the bank at offsets hashed in-graph from (seed, salt). Two copies instead of a
+ * per-element hash (hashBits costs ~25x more). Why this is as good as independent draws:
+ * - the sum mod 1 of two independent uniforms on the grid is uniform on it and independent of each
+ *   one alone; within a mask, u_i and u_j share a bank entry only as a matched pair (o + i = e - j),
+ *   so the mask's entries are independent;
+ * - two masks are shifted copies of each other only when their o + e agree (odds 1 / 2^16 or less
+ *   per pair; with forward windows alone every pair was); otherwise a mask shares bank entries with
+ *   another only in mirrored order, and element i of both reads four different entries.
  */
-export function uniformWindow(g: GraphBuilder, seed: Value, n: number, salt: number): Value {
+export function uniforms(g: GraphBuilder, seed: Value, n: number, salt: number): Value {
   const bank = bankFor(g, n);
-  const offsets = bank.shape[0]! - n + 1;
-  const start = g.Mod(hashBits(g, seed, [1], salt), g.scalar(offsets, "int64"));
-  const end = g.Add(start, g.scalar(n, "int64"));
-  return g.op("SliceAt", [bank, start, end, g.scalar(n, "int64")])[0]!;
+  const spare = bank.shape[0]! - n; // > MIN_OFFSETS
+  const [h0, h1] = g.Split(hashBits(g, seed, [2], salt), [1, 1], 0) as [Value, Value];
+  // forward start in [0, spare]; the backward read runs from e down to e - n + 1 >= 1 (end index >= 0)
+  const fwd = readAt(g, bank, g.Mod(h0, g.scalar(spare + 1, "int64")), n, 1);
+  const back = readAt(g, bank, g.Add(g.Mod(h1, g.scalar(spare, "int64")), g.scalar(n, "int64")), n, -1);
+  const sum = g.Add(fwd, back); // exact: both on the 2^-23 grid, sum < 2
+  return g.Sub(sum, g.Cast(g.GreaterOrEqual(sum, g.scalar(1, "float32")), "float32"));
 }
 
 /** A keep-mask scaled by 1/(1-p): 0 with probability p, 1/(1-p) otherwise, in `dtype`. */
 export function keepMask(g: GraphBuilder, seed: Value, shape: readonly number[], p: number, salt: number, dtype: Value["dtype"]): Value {
-  const u = uniformWindow(g, seed, numel(shape), salt);
+  const u = uniforms(g, seed, numel(shape), salt);
   const keep = g.GreaterOrEqual(shape.length === 1 ? u : g.Reshape(u, shape), g.scalar(p, "float32"));
   // Cast then Mul measures faster in ORT than a Where on broadcast scalars.
   return g.Mul(g.Cast(keep, dtype), g.scalar(1 / (1 - p), dtype));
