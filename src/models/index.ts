@@ -4,9 +4,9 @@ export {
   createVitParams, forwardFeatures, forwardHead, gridSize, numTokens, validateVitConfig, vitForward, vitParamSpecs, vitSites,
 } from "./vit.js";
 export {
-  type CheckpointSource, type PretrainedCfg, type VitArchName, type VitVariant,
+  type CheckpointSource, type NamedVitName, type PretrainedCfg, type VitArchName, type VitVariant,
   IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD,
-  VIT_ARCHS, VIT_PRETRAINED, vitVariant, vitVariantNames,
+  NAMED_VITS, VIT_ARCHS, VIT_PRETRAINED, vitVariant, vitVariantNames,
 } from "./vit-variants.js";
 export { type FilterOptions, checkpointFilter, detectCheckpointSource, permute } from "./checkpoint-filter.js";
 export { type ResampleOptions, resamplePosEmbed, resizeGrid, squareGrid } from "./pos-embed.js";

@@ -18,8 +18,8 @@ export const IMAGENET_INCEPTION_STD = [0.5, 0.5, 0.5] as const;
 export interface PretrainedCfg {
   /** Per-channel normalisation. NOTE: SNELL's own runs normalise every backbone with ImageNet mean/std
    *  (IMAGENET_DEFAULT_*), even the in21k ViT whose tag says 0.5/0.5; follow the paper's choice to reproduce it. */
-  mean: readonly [number, number, number];
-  std: readonly [number, number, number];
+  mean: readonly number[];
+  std: readonly number[];
   /** [channels, height, width]. */
   inputSize: readonly [number, number, number];
   interpolation: "bicubic" | "bilinear";
@@ -33,6 +33,8 @@ export interface PretrainedCfg {
   /** Hugging Face Hub repository (timm/<arch>.<tag>) holding a safetensors copy. */
   hfHubId?: string;
   license?: string;
+  /** Weights shipped with this package, as a path from the package root (loaded when no --weights is given). */
+  file?: string;
 }
 
 type Arch = Pick<VitConfig, "imgSize" | "patchSize" | "embedDim" | "depth" | "numHeads">;
@@ -116,11 +118,29 @@ export const VIT_PRETRAINED: Record<string, PretrainedCfg> = {
   }),
 };
 
+/**
+ * Backbones that are not timm's: a whole config with its preprocessing and, where the package ships
+ * one, its weight file. Names carry no dot (no tags).
+ */
+export const NAMED_VITS = {
+  // The demo's backbone: pre-trained on MNIST digits 0-4 by `snell demo --pretrain` (28x28 grey, 4x4 patches
+  // of 7 pixels), normalised with MNIST's training-pixel mean and std.
+  "demo-vit-mnist04": {
+    config: { imgSize: 28, patchSize: 7, inChans: 1, numClasses: 5, embedDim: 64, depth: 4, numHeads: 4, mlpRatio: 4, qkvBias: true, eps: 1e-6 },
+    pretrained: cfg({
+      mean: [0.1307], std: [0.3081], inputSize: [1, 28, 28], interpolation: "bilinear", cropPct: 1, numClasses: 5,
+      file: "demo/pretrained-vit-mnist04.safetensors",
+    }),
+  },
+} as const satisfies Record<string, { config: VitConfig; pretrained: PretrainedCfg }>;
+
+export type NamedVitName = keyof typeof NAMED_VITS;
+
 /** A resolved name: architecture, tag and the model config to build. */
 export interface VitVariant {
-  /** Full name, "arch.tag" ("arch" alone when no pretrained tag exists). */
+  /** Full name, "arch.tag" ("arch" alone when no pretrained tag exists), or a NAMED_VITS name. */
   name: string;
-  arch: VitArchName;
+  arch: VitArchName | NamedVitName;
   tag: string | null;
   config: VitConfig;
   /** Preprocessing for this tag; timm's defaults for an untagged arch. */
@@ -129,7 +149,16 @@ export interface VitVariant {
 
 /** Every valid name: architectures and "arch.tag" pairs. */
 export function vitVariantNames(): string[] {
-  return [...Object.keys(VIT_ARCHS), ...Object.keys(VIT_PRETRAINED)];
+  return [...Object.keys(VIT_ARCHS), ...Object.keys(VIT_PRETRAINED), ...Object.keys(NAMED_VITS)];
+}
+
+function validated(full: string, config: VitConfig, overrides: Partial<VitConfig>): VitConfig {
+  try {
+    validateVitConfig(config);
+  } catch (cause) {
+    throw new ConfigError(`ViT variant "${full}" with overrides ${JSON.stringify(overrides)}: ${(cause as Error).message}`, { cause });
+  }
+  return config;
 }
 
 /**
@@ -141,6 +170,10 @@ export function vitVariantNames(): string[] {
  * const { config, pretrained } = vitVariant("vit_base_patch16_224.orig_in21k", { numClasses: 100 });
  */
 export function vitVariant(name: string, overrides: Partial<VitConfig> = {}): VitVariant {
+  if (Object.prototype.hasOwnProperty.call(NAMED_VITS, name)) {
+    const n = NAMED_VITS[name as NamedVitName];
+    return { name, arch: name as NamedVitName, tag: null, config: validated(name, { ...n.config, ...overrides }, overrides), pretrained: n.pretrained };
+  }
   const dot = name.indexOf(".");
   const archName = dot < 0 ? name : name.slice(0, dot);
   if (!Object.prototype.hasOwnProperty.call(VIT_ARCHS, archName)) throw unknownName("ViT variant", name, vitVariantNames());
@@ -154,13 +187,6 @@ export function vitVariant(name: string, overrides: Partial<VitConfig> = {}): Vi
   const a: Arch = VIT_ARCHS[arch];
   const known = tag === null ? cfg({ inputSize: [3, a.imgSize, a.imgSize] }) : VIT_PRETRAINED[full];
   if (!known) throw unknownName("ViT variant", name, vitVariantNames());
-  const config: VitConfig = {
-    ...a, inChans: 3, numClasses: known.numClasses, mlpRatio: 4, qkvBias: true, eps: 1e-6, ...overrides,
-  };
-  try {
-    validateVitConfig(config);
-  } catch (cause) {
-    throw new ConfigError(`ViT variant "${full}" with overrides ${JSON.stringify(overrides)}: ${(cause as Error).message}`, { cause });
-  }
+  const config = validated(full, { ...a, inChans: 3, numClasses: known.numClasses, mlpRatio: 4, qkvBias: true, eps: 1e-6, ...overrides }, overrides);
   return { name: full, arch, tag, config, pretrained: known };
 }

@@ -37,7 +37,8 @@ export type SiteHook = (site: SiteInfo, x: Value, y: Value, frozen: () => Frozen
 export interface VitParamSpec {
   name: string;
   shape: number[];
-  init: "trunc" | "zeros" | "ones" | "cls";
+  /** "head": timm's trunc_normal_(std=0.02), cut at absolute +-2 (the other "trunc" weights cut at +-2 std). */
+  init: "trunc" | "head" | "zeros" | "ones" | "cls";
   decay: boolean;
 }
 
@@ -67,8 +68,8 @@ export function vitParamSpecs(cfg: VitConfig): VitParamSpec[] {
   const D = cfg.embedDim, H = hidden(cfg), p = cfg.patchSize;
   const out: VitParamSpec[] = [];
   const add = (name: string, shape: number[], init: VitParamSpec["init"], decay = shape.length > 1) => out.push({ name, shape, init, decay });
-  const linear = (name: string, nOut: number, nIn: number, bias = true) => {
-    add(`${name}.weight`, [nOut, nIn], "trunc");
+  const linear = (name: string, nOut: number, nIn: number, bias = true, init: VitParamSpec["init"] = "trunc") => {
+    add(`${name}.weight`, [nOut, nIn], init);
     if (bias) add(`${name}.bias`, [nOut], "zeros");
   };
   const norm = (name: string) => { add(`${name}.weight`, [D], "ones"); add(`${name}.bias`, [D], "zeros"); };
@@ -86,16 +87,39 @@ export function vitParamSpecs(cfg: VitConfig): VitParamSpec[] {
     linear(`${b}.mlp.fc2`, D, H);
   }
   norm("norm");
-  if (cfg.numClasses > 0) linear("head", cfg.numClasses, D);
+  if (cfg.numClasses > 0) linear("head", cfg.numClasses, D, true, "head");
   return out;
 }
 
-/** Random init in timm's layout and names (trunc-normal 0.02 for weights, zeros for biases, LN ones/zeros). All frozen. */
+/** How a new head starts (recorded in run.json): timm's _init_vit_weights for an unnamed nn.Linear. */
+export const HEAD_INIT = "timm trunc_normal_(std=0.02, a=-2, b=2): absolute cut, effectively N(0, 0.02^2); bias 0";
+
+/**
+ * timm's trunc_normal_(std, a, b): a normal of the given std redrawn outside [a, b], where a and b are
+ * absolute values, not multiples of std. The authors' head (nn.Linear under _init_vit_weights, called
+ * through apply() so without the name that would zero it) gets std 0.02 with timm's default [-2, 2]:
+ * 100 std, so in effect an untruncated N(0, 0.02^2).
+ */
+export function timmTruncNormal(rng: Rng, n: number, std: number, a = -2, b = 2): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = rng.normal() * std;
+    while (v < a || v > b) v = rng.normal() * std;
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Random init in timm's layout and names (trunc-normal 0.02 for weights, zeros for biases, LN ones/zeros;
+ * the head as timm's trunc_normal_, see timmTruncNormal). All frozen.
+ */
 export function createVitParams(cfg: VitConfig, rng: Rng): ParameterStore {
   const ps = new ParameterStore();
   for (const s of vitParamSpecs(cfg)) {
     const n = s.shape.reduce((a, b) => a * b, 1);
     const data = s.init === "trunc" ? truncNormal(rng, n, 0.02)
+      : s.init === "head" ? timmTruncNormal(rng, n, 0.02)
       : s.init === "cls" ? truncNormal(rng, n, 1e-6) // timm: normal_(cls_token, std=1e-6)
       : s.init === "ones" ? new Float32Array(n).fill(1) : new Float32Array(n);
     ps.add(s.name, s.shape, data, { trainable: false, decay: s.decay });
