@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { ConfigError, FormatError, InternalError, ShapeError, SnellError } from "../errors.js";
-import { EXIT, type CliContext, type CommandModule } from "./commands/context.js";
+import { EXIT, interruptExit, type CliContext, type CommandModule } from "./commands/context.js";
 import { describeSystemError } from "./error-map.js";
 import { preAction } from "./pre-action.js";
 
@@ -26,7 +26,11 @@ async function loadCommand(name: string): Promise<CommandModule | null> {
   }
 }
 
-/** Default context: the process's streams and a SIGINT handler (a second Ctrl-C exits at once). */
+/**
+ * Default context: the process's streams, and SIGINT and SIGTERM handlers (SIGTERM is what `timeout`,
+ * Docker and Slurm send: it checkpoints like Ctrl-C). The signal's name is the abort reason; a second
+ * signal exits at once.
+ */
 export function processContext(): CliContext {
   return {
     stdout: process.stdout,
@@ -34,16 +38,17 @@ export function processContext(): CliContext {
     exitCode: EXIT.ok,
     async withInterrupt(body) {
       const ac = new AbortController();
-      const onSigint = () => {
-        if (ac.signal.aborted) process.exit(EXIT.interrupted);
-        process.stderr.write("\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)\n");
-        ac.abort();
+      const on = (sig: NodeJS.Signals) => () => {
+        if (ac.signal.aborted) process.exit(interruptExit(sig));
+        process.stderr.write(`\n${sig === "SIGINT" ? "interrupt" : sig}: finishing the current step and writing a checkpoint (${sig === "SIGINT" ? "Ctrl-C" : "the signal"} again to quit at once)\n`);
+        ac.abort(sig);
       };
-      process.on("SIGINT", onSigint);
+      const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => [sig, on(sig)] as const);
+      for (const [sig, h] of handlers) process.on(sig, h);
       try {
         return await body(ac.signal);
       } finally {
-        process.off("SIGINT", onSigint);
+        for (const [sig, h] of handlers) process.off(sig, h);
       }
     },
   };

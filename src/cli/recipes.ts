@@ -1,8 +1,11 @@
 /**
  * @file Named recipes: the SNELL authors' hyperparameters per VTAB-1k task and FGVC dataset, copied from
- * their official scripts (https://github.com/ssfgunner/SNELL, scripts/ and configs/), with train.py's defaults.
+ * their official scripts (https://github.com/ssfgunner/SNELL, scripts/ and configs/), with train.py's defaults;
+ * their SNELLA scripts (snella-vtab/<task>, snella-fgvc/<dataset>); and a LoRA baseline variant of each
+ * SNELL recipe (<name>-lora).
  */
 import { unknownName } from "../errors.js";
+import { SNELLA_ALLOCATOR_FLAGS, SNELLA_FGVC, SNELLA_FGVC_MODEL_EMA, SNELLA_SCRIPTS, SNELLA_VTAB, type SnellaRow } from "./recipes-snella.js";
 
 /** Which benchmark protocol a recipe follows. */
 export type Benchmark = "vtab-1k" | "fgvc";
@@ -14,12 +17,33 @@ export interface Recipe {
   benchmark: Benchmark;
   /** The authors' `--data-set` value (their folder name, e.g. "stanfordcar"). */
   dataset: string;
-  /** PEFT method (`--tuning_model`). */
-  method: "snell";
+  /** Our PEFT method. */
+  method: "snell" | "snella" | "lora";
+  /**
+   * The script's `--tuning_model`. "mixk" (dense MixK: no sparsification, no allocator) has no method
+   * here yet; such recipes are listed with their numbers but refuse to run.
+   */
+  tuningModel: "snell" | "snella" | "mixk" | "lora";
   /** Rank of the kernelized LoRA factors (`--low_rank_dim`). */
   rank: number;
-  /** Fraction of ΔW entries zeroed per matrix (`--init_thres`; torch.quantile level of |ΔW|). */
+  /**
+   * Fraction of ΔW entries zeroed per matrix: SNELL `--init_thres` (torch.quantile level of |ΔW|);
+   * SNELLA `--target_ratio`, the average the allocator's budget ends at; 0 for LoRA.
+   */
   sparsity: number;
+  /** SNELLA's allocator (`--use_sparse_allocator`; `--init_thres` is its initSparsity); null: none. */
+  allocator: {
+    initSparsity: number; initWarmup: number; finalWarmup: number; maskInterval: number; beta1: number; beta2: number; unit: "epoch";
+  } | null;
+  /** Model EMA decay (`--model-ema --model-ema-decay`, timm ModelEma); null: off. */
+  modelEma: number | null;
+  /** Adapter-input dropout and adapter-output drop-path (the authors' modules: 0.1 each unless --no_drop_out/--no_drop_path). */
+  dropout: number;
+  dropPath: number;
+  /** LoRA: scale numerator (their TuningModule applies B A unscaled, so alpha = rank). */
+  alpha?: number;
+  /** The script passes `--amp`; we train in float32 regardless. */
+  amp: boolean;
   /** Training batch size (`--batch-size`); evaluation uses twice this. */
   batchSize: number;
   /** Peak learning rate (`--lr`). */
@@ -40,13 +64,14 @@ export interface Recipe {
   labelSmoothing: number;
   /** Stochastic depth rate (train.py default `--drop-path 0.1`; the scripts do not pass `--no_drop_path`). */
   stochasticDepth: number;
-  /** Evaluate every N epochs and in each of the last 10 (`--val_interval 10`). */
+  /** Evaluate every N epochs and in each of the last 10 (`--val_interval`: 10, a few SNELLA scripts 1). */
   evalInterval: number;
   /** Preprocessing preset: VTAB scripts pass `--no_aug --direct_resize`, FGVC scripts do not. */
   preprocess: "snell-vtab" | "snell-fgvc";
   /** Backbone (`--model_name vit_base_patch16_224_in21k_snell`, weights ViT-B_16.npz, ImageNet-21k). */
   model: "vit_base_patch16_224_in21k";
-  /** Train on train800val200 and evaluate on test (`--test`). */
+  /** Train on train800val200 (VTAB-1k) or train (FGVC: build_dataset reads train.json) and evaluate on test (`--test`). */
+  trainSplit: "train800val200" | "train";
   evalSplit: "test";
   /** `--seed 0`. */
   seed: number;
@@ -60,7 +85,7 @@ const SCRIPTS = "70d11e616c6d3420950c139183439d1cd571494a";
 const CONFIGS = "57b6dbd659eaa8e5137ea54498b167fdf5424590";
 
 const COMMON = {
-  method: "snell", warmupEpochs: 10, warmupLr: 1e-6, minLr: 1e-5, optimizer: "adamw", labelSmoothing: 0,
+  method: "snell", tuningModel: "snell", allocator: null, modelEma: null, dropout: 0.1, dropPath: 0.1, amp: false, warmupEpochs: 10, warmupLr: 1e-6, minLr: 1e-5, optimizer: "adamw", labelSmoothing: 0,
   stochasticDepth: 0.1, evalInterval: 10, model: "vit_base_patch16_224_in21k", evalSplit: "test", seed: 0,
 } as const;
 
@@ -118,20 +143,44 @@ function build(): Map<string, Recipe> {
   for (const [task, dataset, script, batchSize, lr, weightDecay, sparsity, epochs] of VTAB) {
     m.set(`vtab/${task}`, {
       ...COMMON, name: `vtab/${task}`, benchmark: "vtab-1k", dataset, rank: 32, sparsity, batchSize, lr, weightDecay, epochs,
-      preprocess: "snell-vtab", source: `${REPO}/${SCRIPTS}/scripts/vtab/snell32/${script}.sh`,
+      preprocess: "snell-vtab", trainSplit: "train800val200", source: `${REPO}/${SCRIPTS}/scripts/vtab/snell32/${script}.sh`,
     });
   }
   for (const [task, dataset, script, rank, dir, batchSize, lr, weightDecay, sparsity] of FGVC) {
     const name = rank === FGVC_DEFAULT_RANK ? `fgvc/${task}` : `fgvc/${task}-r${rank}`;
     m.set(name, {
       ...COMMON, name, benchmark: "fgvc", dataset, rank, sparsity, batchSize, lr, weightDecay, epochs: 100,
-      preprocess: "snell-fgvc", source: `${REPO}/${dir === "scripts" ? SCRIPTS : CONFIGS}/${dir}/fgvc/snell${rank}/${script}.sh`,
+      preprocess: "snell-fgvc", trainSplit: "train", source: `${REPO}/${dir === "scripts" ? SCRIPTS : CONFIGS}/${dir}/fgvc/snell${rank}/${script}.sh`,
     });
+  }
+  // Their LoRA baseline: the same script with --tuning_model lora (rank = --low_rank_dim, unscaled B A,
+  // dropout 0.1 on the adapter input and DropPath 0.1 on its output).
+  for (const r of [...m.values()]) {
+    const name = `${r.name}-lora`;
+    m.set(name, { ...r, name, method: "lora", tuningModel: "lora", sparsity: 0, alpha: r.rank, dropout: 0.1, dropPath: 0.1 });
+  }
+  for (const [benchmark, rows] of [["vtab-1k", SNELLA_VTAB], ["fgvc", SNELLA_FGVC]] as const) {
+    for (const r of rows) m.set(snellaName(benchmark, r.task), snellaRecipe(benchmark, r));
   }
   return m;
 }
 
-/** All recipes by name, in a stable order (VTAB natural/specialized/structured, then FGVC). */
+const snellaName = (b: Benchmark, task: string) => `snella-${b === "fgvc" ? "fgvc" : "vtab"}/${task}`;
+
+/** A SNELLA script as a recipe: rank 32, 100 epochs, the allocator flags all scripts share; FGVC adds the model EMA. */
+function snellaRecipe(benchmark: Benchmark, r: SnellaRow): Recipe {
+  const fgvc = benchmark === "fgvc";
+  return {
+    ...COMMON, name: snellaName(benchmark, r.task), benchmark, dataset: r.dataset, method: "snella", tuningModel: r.tuning, rank: 32,
+    sparsity: r.targetSparsity, batchSize: r.batchSize, lr: r.lr, weightDecay: r.weightDecay, epochs: 100, evalInterval: r.valInterval,
+    allocator: r.tuning === "snella" ? { ...SNELLA_ALLOCATOR_FLAGS, initSparsity: r.initSparsity } : null,
+    modelEma: fgvc ? SNELLA_FGVC_MODEL_EMA : null, amp: r.amp,
+    preprocess: fgvc ? "snell-fgvc" : "snell-vtab", trainSplit: fgvc ? "train" : "train800val200",
+    source: `${REPO}/${SNELLA_SCRIPTS}/scripts/${fgvc ? "fgvc" : "vtab"}/snella32/${r.script}`,
+  };
+}
+
+/** All recipes by name, in a stable order (SNELL VTAB then FGVC, their LoRA variants, SNELLA VTAB then FGVC). */
 export const RECIPES: ReadonlyMap<string, Readonly<Recipe>> = build();
 
 /** The 19 VTAB-1k task names, in the paper's column order. */
@@ -140,13 +189,17 @@ export const VTAB_TASKS: readonly string[] = VTAB.map((r) => r[0]);
 /** The 5 FGVC dataset names. */
 export const FGVC_DATASETS: readonly string[] = [...new Set(FGVC.map((r) => r[0]))];
 
+/** The 9 VTAB-1k tasks with a SNELLA script (the authors released no others). */
+export const SNELLA_VTAB_TASKS: readonly string[] = SNELLA_VTAB.map((r) => r.task);
+
 /** The authors' folder names accepted as aliases (e.g. "fgvc/stanfordcar" → "fgvc/stanford_cars"). */
-const ALIASES: ReadonlyMap<string, string> = new Map(
-  FGVC.filter((r) => r[0] !== r[1]).flatMap(([task, dataset, , rank]) => {
+const ALIASES: ReadonlyMap<string, string> = new Map([
+  ...FGVC.filter((r) => r[0] !== r[1]).flatMap(([task, dataset, , rank]) => {
     const suffix = rank === FGVC_DEFAULT_RANK ? "" : `-r${rank}`;
-    return [[`fgvc/${dataset}${suffix}`, `fgvc/${task}${suffix}`] as [string, string]];
+    return [[`fgvc/${dataset}${suffix}`, `fgvc/${task}${suffix}`], [`fgvc/${dataset}${suffix}-lora`, `fgvc/${task}${suffix}-lora`]] as [string, string][];
   }),
-);
+  ...SNELLA_FGVC.filter((r) => r.task !== r.dataset).map((r) => [`snella-fgvc/${r.dataset}`, `snella-fgvc/${r.task}`] as [string, string]),
+]);
 
 /** Valid recipe names. */
 export function recipeNames(): string[] {

@@ -6,15 +6,19 @@ import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { ConfigError, FormatError } from "../../src/errors.js";
 import { recipeLayer } from "../../src/cli/commands/setup.js";
-import { FGVC_DATASETS, RECIPES, VTAB_TASKS, getRecipe, recipeNames } from "../../src/cli/recipes.js";
+import { FGVC_DATASETS, RECIPES, SNELLA_VTAB_TASKS, VTAB_TASKS, getRecipe, recipeNames } from "../../src/cli/recipes.js";
+import { peftConfigOf } from "../../src/cli/commands/setup.js";
+import { parseModelEma, trainerConfigOf } from "../../src/cli/commands/train.js";
 import { TRAINER_DEFAULTS } from "../../src/train/trainer.js";
 import { camelCaseKeys, explicitFlags, jsonErrorOffset, lineColAt, loadConfigFile, mergeConfigs } from "../../src/cli/config-file.js";
 
 describe("recipes", () => {
-  test("cover the 19 VTAB-1k tasks and 5 FGVC datasets (FGVC at ranks 8, 16 and 32)", () => {
+  test("cover the 19 VTAB-1k tasks and 5 FGVC datasets (FGVC at ranks 8, 16 and 32), each with a LoRA variant, and the SNELLA scripts", () => {
     assert.equal(VTAB_TASKS.length, 19);
     assert.deepEqual([...FGVC_DATASETS].sort(), ["cub", "nabirds", "oxford_flowers", "stanford_cars", "stanford_dogs"]);
-    assert.equal(RECIPES.size, 19 + 5 * 3);
+    // The authors released SNELLA scripts for 9 VTAB-1k tasks and all 5 FGVC datasets.
+    assert.equal(SNELLA_VTAB_TASKS.length, 9);
+    assert.equal(RECIPES.size, 2 * (19 + 5 * 3) + 9 + 5);
     for (const t of VTAB_TASKS) assert.ok(RECIPES.has(`vtab/${t}`), t);
     for (const d of FGVC_DATASETS) for (const n of [`fgvc/${d}`, `fgvc/${d}-r16`, `fgvc/${d}-r32`]) assert.ok(RECIPES.has(n), n);
   });
@@ -37,11 +41,65 @@ describe("recipes", () => {
   });
   test("share train.py's defaults and say where each came from", () => {
     for (const r of RECIPES.values()) {
-      assert.deepEqual([r.warmupEpochs, r.warmupLr, r.minLr, r.labelSmoothing, r.optimizer, r.evalInterval], [10, 1e-6, 1e-5, 0, "adamw", 10], r.name);
-      assert.match(r.source, /^https:\/\/github\.com\/ssfgunner\/SNELL\/blob\/[0-9a-f]{40}\/(scripts|configs)\/(vtab|fgvc)\/snell\d+\/vit_\w+\.sh$/, r.name);
+      assert.deepEqual([r.warmupEpochs, r.warmupLr, r.minLr, r.labelSmoothing, r.optimizer], [10, 1e-6, 1e-5, 0, "adamw"], r.name);
+      assert.ok(r.evalInterval === 10 || (r.method === "snella" && r.evalInterval === 1), r.name);
+      const script = r.method === "snella" ? /snella32\/\w+\.sh$/ : /snell\d+\/vit_\w+\.sh$/;
+      assert.match(r.source, /^https:\/\/github\.com\/ssfgunner\/SNELL\/blob\/[0-9a-f]{40}\/(scripts|configs)\/(vtab|fgvc)\//, r.name);
+      assert.match(r.source, script, r.name);
       assert.ok(r.sparsity >= 0 && r.sparsity < 1 && r.lr > 0 && r.batchSize >= 8, r.name);
       assert.equal(r.preprocess, r.benchmark === "vtab-1k" ? "snell-vtab" : "snell-fgvc");
+      assert.equal(r.trainSplit, r.benchmark === "vtab-1k" ? "train800val200" : "train", r.name);
     }
+  });
+  test("SNELLA recipes: rank 32, s0 0.01 (VTAB) or 0 (FGVC), warm-ups 0/0, mask interval 1, FGVC model EMA 0.9999", () => {
+    for (const t of SNELLA_VTAB_TASKS) assert.ok(RECIPES.has(`snella-vtab/${t}`), t);
+    for (const d of FGVC_DATASETS) assert.ok(RECIPES.has(`snella-fgvc/${d}`), d);
+    for (const r of [...RECIPES.values()].filter((x) => x.method === "snella")) {
+      assert.equal(r.rank, 32, r.name);
+      assert.equal(r.epochs, 100, r.name);
+      assert.equal(r.modelEma, r.benchmark === "fgvc" ? 0.9999 : null, r.name);
+      if (r.tuningModel === "mixk") { assert.equal(r.allocator, null, r.name); continue; }
+      assert.deepEqual(r.allocator, { initSparsity: r.benchmark === "fgvc" ? 0 : 0.01, initWarmup: 0, finalWarmup: 0, maskInterval: 1, beta1: 0.85, beta2: 0.85, unit: "epoch" }, r.name);
+    }
+    // scripts/vtab/snella32/cifar.sh: batch 8, LR 0.001, WD 0.05, target_ratio 0.8, --val_interval 10, --amp.
+    const cifar = getRecipe("snella-vtab/cifar");
+    assert.deepEqual([cifar.batchSize, cifar.lr, cifar.weightDecay, cifar.sparsity, cifar.evalInterval, cifar.amp], [8, 0.001, 0.05, 0.8, 10, true]);
+    // dtd.sh evaluates every epoch; dogs.sh: batch 32, LR 1e-4, WD 0.005, target 0.24.
+    assert.equal(getRecipe("snella-vtab/dtd").evalInterval, 1);
+    const dogs = getRecipe("snella-fgvc/stanforddog");
+    assert.deepEqual([dogs.name, dogs.batchSize, dogs.lr, dogs.weightDecay, dogs.sparsity], ["snella-fgvc/stanford_dogs", 32, 0.0001, 0.005, 0.24]);
+    assert.match(dogs.source, /\/scripts\/fgvc\/snella32\/dogs\.sh$/);
+    // caltech.sh, svhn.sh and cars.sh run dense MixK (--tuning_model mixk), without the allocator.
+    assert.deepEqual([...RECIPES.values()].filter((r) => r.tuningModel === "mixk").map((r) => r.name), ["snella-vtab/caltech101", "snella-vtab/svhn", "snella-fgvc/stanford_cars"]);
+  });
+  test("a SNELLA recipe becomes the method's allocator and the trainer's EMA; a user's --peft merges over the allocator", () => {
+    const layer = recipeLayer("snella-fgvc/cub");
+    assert.equal(layer.method, "snella");
+    assert.equal(layer.modelEma, 0.9999);
+    assert.equal(trainerConfigOf(layer).modelEma, 0.9999);
+    assert.equal(layer.trainSplit, "train");
+    const merged = mergeConfigs(layer, { peft: { allocator: { beta1: 0.8 } } });
+    const peft = peftConfigOf(merged, new Set(Object.keys(layer)));
+    assert.deepEqual(peft.allocator, { initSparsity: 0, initWarmup: 0, finalWarmup: 0, maskInterval: 1, beta1: 0.8, beta2: 0.85, unit: "epoch" });
+    assert.deepEqual([peft.method, peft.rank, peft.sparsity], ["snella", 32, 0.3]);
+    assert.equal(recipeLayer("snella-vtab/dtd").evalEvery, 1);
+    assert.equal(recipeLayer("snella-vtab/cifar").evalEvery, "authors");
+    assert.throws(() => recipeLayer("snella-vtab/svhn"), (e: unknown) => e instanceof ConfigError && /dense MixK/.test(e.message) && /svhn\.sh/.test(e.message));
+  });
+  test("the LoRA variant is their LoRA baseline: same script, rank and schedule, unscaled, dropout 0.1 and drop-path 0.1", () => {
+    const r = getRecipe("vtab/cifar-lora");
+    assert.deepEqual([r.method, r.rank, r.alpha, r.dropout, r.dropPath, r.lr, r.batchSize], ["lora", 32, 32, 0.1, 0.1, 0.001, 16]);
+    assert.equal(r.source, getRecipe("vtab/cifar").source);
+    assert.equal(getRecipe("fgvc/stanfordcar-r16-lora").name, "fgvc/stanford_cars-r16-lora");
+    const layer = recipeLayer("fgvc/cub-lora");
+    assert.deepEqual([layer.method, layer.rank, layer.alpha, layer.dropout, layer.dropPath], ["lora", 8, 8, 0.1, 0.1]);
+    assert.equal(layer.sparsity, undefined);
+  });
+  test("--model-ema takes a decay in (0, 1); config values are checked the same way", () => {
+    assert.equal(parseModelEma("0.9999"), 0.9999);
+    for (const bad of ["0", "1", "-0.5", "", "x", "1.5"]) assert.throws(() => parseModelEma(bad), /--model-ema must be a decay in \(0, 1\)/, bad);
+    assert.throws(() => trainerConfigOf({ modelEma: 2 }), (e: unknown) => e instanceof ConfigError && /--model-ema/.test(e.message));
+    assert.equal(trainerConfigOf({}).modelEma, undefined);
   });
   test("accept the authors' folder names as aliases and return copies", () => {
     assert.equal(getRecipe("fgvc/stanfordcar").name, "fgvc/stanford_cars");

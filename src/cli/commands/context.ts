@@ -12,7 +12,7 @@ export interface CliContext {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** The command's exit status (EXIT); commands set it, main returns it. */
   exitCode: number;
-  /** Installs a SIGINT handler for the duration of `body`; the first Ctrl-C aborts the signal. */
+  /** Installs SIGINT and SIGTERM handlers for the duration of `body`; the first signal aborts `signal` with its name as the reason. */
   withInterrupt<T>(body: (signal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
@@ -21,8 +21,14 @@ export interface CommandModule {
   register(program: Command, ctx: CliContext): void;
 }
 
-/** Exit codes: 0 ok, 1 runtime failure or bug, 2 bad input (config, files, usage), 130 interrupted. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+/** Exit codes: 0 ok, 1 runtime failure or bug, 2 bad input (config, files, usage), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130, terminated: 143 } as const;
+
+/** The exit code of a run stopped by `signal` (128 + its number, as shells report): SIGTERM 143, else 130. */
+export function interruptExit(signal: AbortSignal | NodeJS.Signals): number {
+  const sig = typeof signal === "string" ? signal : signal.reason;
+  return sig === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
+}
 
 export const parseInteger = (name: string) => (v: string): number => {
   const n = Number(v);

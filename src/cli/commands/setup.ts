@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { readNpz } from "../../checkpoint/npz.js";
 import { readPth } from "../../checkpoint/pth.js";
 import { readSafetensors } from "../../checkpoint/safetensors.js";
@@ -53,6 +54,9 @@ export interface RunSpec {
   weightsFormat: (typeof WEIGHT_FORMATS)[number];
   /** The full PEFT config (method + options). */
   peft: Record<string, unknown>;
+  /** Normalisation overriding the backbone variant's (`--mean`/`--std`), one value per model input channel. */
+  mean?: number[];
+  std?: number[];
   seed: number;
   classNames?: string[];
 }
@@ -62,15 +66,25 @@ const RECIPE_MODELS: Record<string, string> = { vit_base_patch16_224_in21k: "vit
 /** The authors' FGVC folder names -> our FGVC reader names. */
 const FGVC_NAMES: Record<string, FgvcName> = { cub: "cub", nabirds: "nabirds", stanforddog: "stanforddog", stanfordcar: "stanfordcars", oxfordflower: "oxfordflower" };
 
-/** The config layer a named recipe contributes (the authors' hyperparameters for one task). */
+/**
+ * The config layer a named recipe contributes (the authors' hyperparameters for one task). A SNELLA
+ * recipe's allocator goes in as `peft.allocator` (a user's --peft merges over it); FGVC SNELLA sets the
+ * trainer's model EMA. Recipes of the authors' dense MixK refuse: no method here trains it.
+ */
 export function recipeLayer(name: string): ConfigObject {
   const r = getRecipe(name);
+  if (r.tuningModel === "mixk") {
+    throw new ConfigError(`recipe "${r.name}" is the authors' dense MixK run (--tuning_model mixk: no sparsification, no allocator; ${r.source}); no method here trains that yet`);
+  }
+  const method: ConfigObject = r.method === "lora"
+    ? { rank: r.rank, alpha: r.alpha ?? r.rank, dropout: r.dropout, dropPath: r.dropPath }
+    : { rank: r.rank, sparsity: r.sparsity, dropout: r.dropout, dropPath: r.dropPath, ...(r.allocator ? { peft: { allocator: { ...r.allocator } } } : {}) };
   return {
-    method: r.method, rank: r.rank, sparsity: r.sparsity, batchSize: r.batchSize, lr: r.lr, weightDecay: r.weightDecay,
+    method: r.method, ...method, batchSize: r.batchSize, lr: r.lr, weightDecay: r.weightDecay,
     epochs: r.epochs, warmupEpochs: r.warmupEpochs, warmupLr: r.warmupLr, minLr: r.minLr, labelSmoothing: r.labelSmoothing,
-    stochasticDepth: r.stochasticDepth,
-    evalEvery: "authors", preprocess: r.preprocess, seed: r.seed, model: RECIPE_MODELS[r.model] ?? r.model,
-    datasetFormat: r.benchmark === "fgvc" ? "fgvc" : "vtab",
+    stochasticDepth: r.stochasticDepth, ...(r.modelEma !== null ? { modelEma: r.modelEma } : {}),
+    evalEvery: r.evalInterval === 10 ? "authors" : r.evalInterval, preprocess: r.preprocess, seed: r.seed, model: RECIPE_MODELS[r.model] ?? r.model,
+    datasetFormat: r.benchmark === "fgvc" ? "fgvc" : "vtab", trainSplit: r.trainSplit,
     ...(r.benchmark === "fgvc" ? { fgvcName: FGVC_NAMES[r.dataset] ?? r.dataset } : {}),
   };
 }
@@ -113,10 +127,22 @@ export function runSpecOf(c: ConfigObject, fromRecipe: ReadonlySet<string> = new
   };
   for (const k of ["data", "fgvcName", "trainSplit", "evalSplit"] as const) if (c[k] !== undefined) spec[k] = String(c[k]);
   if (c.numClasses !== undefined) spec.numClasses = c.numClasses as number;
+  if (c.mean !== undefined) spec.mean = numberList("--mean", c.mean);
+  if (c.std !== undefined) spec.std = numberList("--std", c.std);
   if (c.arch !== undefined) spec.arch = c.arch as Record<string, unknown>;
   if (c.weights !== undefined) spec.weights = path.resolve(String(c.weights));
   if (c.data !== undefined) spec.data = path.resolve(String(c.data));
   return spec;
+}
+
+/** A list of numbers from a flag ("0.5,0.5,0.5", already split) or a config file (a list or one number). */
+function numberList(flag: string, v: unknown): number[] {
+  const items = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : [v];
+  const out = items.map((x) => (typeof x === "string" && x.trim() !== "" ? Number(x) : x));
+  if (out.length === 0 || out.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+    throw new ConfigError(`${flag} must be a comma-separated list of numbers (one per model input channel), got ${JSON.stringify(v)}`);
+  }
+  return out as number[];
 }
 
 function idxFiles(dir: string, split: string): [string, string] {
@@ -162,11 +188,15 @@ export function readSplit(spec: RunSpec, split: string, numClasses?: number): Da
   }
 }
 
-/** Default split names per layout: [train, eval]. */
+/**
+ * Default split names per layout: [train, eval]. FGVC trains on train alone when it evaluates on test,
+ * as the authors' `--test` runs do (build_dataset reads train.json for is_train); `--train-split trainval`
+ * is the explicit alternative.
+ */
 export function defaultSplits(spec: RunSpec): [string, string] {
   switch (spec.datasetFormat) {
     case "vtab": return ["train800val200", "test"];
-    case "fgvc": return ["trainval", "test"];
+    case "fgvc": return ["train", "test"];
     case "imagefolder": return ["train", fs.existsSync(path.join(spec.data ?? "", "test")) ? "test" : "val"];
     case "idx": return ["train", "test"];
   }
@@ -189,6 +219,14 @@ export function modelConfig(spec: RunSpec, numClasses: number): { cfg: VitConfig
   const v = vitVariant(spec.model, { numClasses, ...over });
   checkModelFits(v.config, v.name);
   return { cfg: v.config, pretrained: v.pretrained, name: v.name };
+}
+
+/** The package's root folder (src/cli/commands/ or dist/cli/commands/ are three levels down). */
+const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** The weight file a variant ships with the package (the demo backbone), or undefined. */
+export function shippedWeights(pretrained: PretrainedCfg | null): string | undefined {
+  return pretrained?.file ? path.join(PACKAGE_ROOT, pretrained.file) : undefined;
 }
 
 /** Reads a weight file by its extension: .safetensors, .npz, .pth / .pth.tar / .pt / .bin (PyTorch zip). */
@@ -217,11 +255,13 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
   const { cfg, pretrained, name } = modelConfig(spec, numClasses);
   const params = createVitParams(cfg, new Rng(spec.seed));
   const notes: string[] = [];
-  if (!spec.weights) {
+  const weights = spec.weights ?? shippedWeights(pretrained);
+  if (!weights) {
     if (!TEST_ARCHS[spec.model]) notes.push(`warning: no --weights given; ${name} starts from random weights`);
     return { base: { cfg, params, name }, pretrained, notes };
   }
-  const raw = readWeightFile(spec.weights);
+  spec = { ...spec, weights };
+  const raw = readWeightFile(weights);
   const source: CheckpointSource = spec.weightsFormat !== "auto" ? spec.weightsFormat : detectCheckpointSource(raw) ?? pretrained?.source ?? "timm";
   const tensors = checkpointFilter(raw, cfg, source, { file: spec.weights });
   const isHead = (k: string) => k === "head.weight" || k === "head.bias";
@@ -240,10 +280,24 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
   return { base: { cfg, params, name }, pretrained, notes };
 }
 
-/** Train or eval preprocessing for the model: the preset at the model's input size (timm: the tag's mean/std/crop). */
+/**
+ * Normalisation for the model: `--mean/--std`; else the variant's (timm preset, or any model that is not
+ * RGB); else ImageNet's, which the SNELL presets use for every RGB backbone as the authors do.
+ */
+export function normalisationFor(spec: RunSpec, cfg: VitConfig, pretrained: PretrainedCfg | null): { mean?: readonly number[]; std?: readonly number[] } {
+  if (spec.mean || spec.std) {
+    if (!spec.mean || !spec.std) throw new ConfigError("pass --mean and --std together");
+    return { mean: spec.mean, std: spec.std };
+  }
+  const fromVariant = pretrained && pretrained.mean.length === cfg.inChans && (spec.preprocess === "timm" || cfg.inChans !== 3);
+  return fromVariant ? { mean: pretrained.mean, std: pretrained.std } : {};
+}
+
+/**
+ * Train or eval preprocessing for the model: the preset at the model's input size and channel count
+ * (grey or RGBA files are converted), normalised as normalisationFor says (timm: also the tag's crop).
+ */
 export function transformFor(spec: RunSpec, cfg: VitConfig, pretrained: PretrainedCfg | null, train: boolean): TransformSpec {
-  const timm = spec.preprocess === "timm" && pretrained
-    ? { mean: pretrained.mean, std: pretrained.std, interpolation: pretrained.interpolation, cropPct: pretrained.cropPct }
-    : {};
-  return makeTransform(spec.preprocess, { train, size: cfg.imgSize, ...timm });
+  const timm = spec.preprocess === "timm" && pretrained ? { interpolation: pretrained.interpolation, cropPct: pretrained.cropPct } : {};
+  return makeTransform(spec.preprocess, { train, size: cfg.imgSize, channels: cfg.inChans, ...timm, ...normalisationFor(spec, cfg, pretrained) });
 }

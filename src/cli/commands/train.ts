@@ -9,8 +9,11 @@ import type { JsonValue } from "../../train/checkpoint.js";
 import { RUN_FILES, train, TRAINER_DEFAULTS, type TrainerConfig } from "../../train/trainer.js";
 import { mergeConfigs, type ConfigObject } from "../config-file.js";
 import { recipeNames } from "../recipes.js";
+import { checkResumeData, dataIdentity } from "../resume-data.js";
+import { checkOutFolder, prepareRunFolder } from "../run-folder.js";
+import { checkImageHeaders } from "../../data/preflight.js";
 import {
-  EXIT, layeredConfig, parseInteger, parseJsonObject, parseKeyValues, parseList, parseNumber, println, readRunJson, RUN_JSON,
+  EXIT, interruptExit, layeredConfig, parseInteger, parseJsonObject, parseKeyValues, parseList, parseNumber, println, readRunJson, RUN_JSON,
   type CliContext,
 } from "./context.js";
 import { buildBase, DATASET_FORMATS, defaultSplits, readSplit, recipeLayer, runSpecOf, transformFor, WEIGHT_FORMATS } from "./setup.js";
@@ -81,6 +84,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--save-best", "also save the adapter of the best evaluation to <out>/adapter-best")
     .option("--out <dir>", "output folder: run.json, checkpoint.safetensors, log.jsonl, adapter/")
     .option("--resume", "continue the run in --out from its checkpoint")
+    .option("--overwrite", "replace the run already in --out (its run.json, checkpoint, log and adapters), once everything is checked")
     .option("--no-progress", "no progress bar or step lines")
     .option("--json", "print the result as JSON on stdout")
     .action(async () => {
@@ -91,6 +95,7 @@ export function register(program: Command, ctx: CliContext): void {
 async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const first = layeredConfig(cmd);
   const out = path.resolve(String(first.out ?? "runs/snell"));
+  checkOutFolder(out, first);
   const stored = first.resume ? readRunJson(out) : null;
   if (first.resume && !stored) throw new ConfigError(`nothing to resume: ${path.join(out, RUN_JSON)} does not exist (train without --resume first)`);
   const recipeName = (first.recipe ?? (stored?.config as ConfigObject | undefined)?.recipe) as string | undefined;
@@ -106,6 +111,11 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   if (spec.datasetFormat === "imagefolder" && JSON.stringify(evalSet.classNames) !== JSON.stringify(trainSet.classNames)) {
     throw new ConfigError(`class folders differ between ${spec.trainSplit ?? trainSplit} (${trainSet.classNames?.join(", ")}) and ${spec.evalSplit ?? evalSplit} (${evalSet.classNames?.join(", ")})`);
   }
+  // Both splits are checked before anything is written: a broken evaluation list must not cost a training run.
+  if (!c.skipBadImages) await checkImageHeaders(evalSet, `evaluation split ${spec.evalSplit ?? evalSplit}`);
+  const identity = dataIdentity(spec, { train: spec.trainSplit ?? trainSplit, eval: spec.evalSplit ?? evalSplit }, numClasses, trainSet, evalSet);
+  const dataNotes = stored ? checkResumeData(stored, identity, { train: trainSplit, eval: evalSplit }) : [];
+  for (const n of dataNotes) println(ctx.stderr, n);
   const built = buildBase(spec, numClasses);
   for (const n of built.notes) println(ctx.stderr, n);
   const pm = applyAdapters(built.base, spec.peft, { seed: spec.seed });
@@ -116,25 +126,35 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   delete (stored0 as ConfigObject).resume;
   delete (stored0 as ConfigObject).config;
   delete (stored0 as ConfigObject).json;
-  fs.mkdirSync(out, { recursive: true });
+  delete (stored0 as ConfigObject).overwrite;
   const runJson = {
-    format: "snell-ts/run/1", config: stored0, spec, numClasses,
+    format: "snell-ts/run/1", config: stored0, spec, numClasses, dataIdentity: identity,
     ...(trainSet.classNames ? { classNames: [...trainSet.classNames] } : {}),
   };
-  // A resume keeps the run.json of the run it continues (a refused resume must not overwrite it).
-  if (!c.resume) writeFileAtomic(path.join(out, RUN_JSON), JSON.stringify(runJson, null, 2) + "\n");
+  // From here on this process is the folder's only writer; nothing was written before this point.
+  const lock = prepareRunFolder(out, c);
+  let stopSignal = null as AbortSignal | null;
+  let result: Awaited<ReturnType<typeof train>>;
+  try {
+    // A resume keeps the run.json of the run it continues (a refused resume must not overwrite it); a moved
+    // data folder (same lists) is recorded so eval and predict find it.
+    if (!c.resume) writeFileAtomic(path.join(out, RUN_JSON), JSON.stringify(runJson, null, 2) + "\n");
+    else if (stored && dataNotes.length) writeFileAtomic(path.join(out, RUN_JSON), JSON.stringify(movedRunJson(stored, identity), null, 2) + "\n");
 
-  const result = await ctx.withInterrupt((signal) => train({
-    model: pm, train: trainSet, eval: evalSet,
-    transforms: { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) },
-    config: trainerConfigOf(c), outDir: out, resume: Boolean(c.resume), signal,
-    log: (line) => println(ctx.stderr, line),
-    progress: c.progress === false ? false : { stream: ctx.stderr },
-    runConfig: stored0 as unknown as JsonValue,
-  }));
+    result = await ctx.withInterrupt((signal) => (stopSignal = signal, train({
+      model: pm, train: trainSet, eval: evalSet,
+      transforms: { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) },
+      config: trainerConfigOf(c), outDir: out, resume: Boolean(c.resume), signal,
+      log: (line) => println(ctx.stderr, line),
+      progress: c.progress === false ? false : { stream: ctx.stderr },
+      runConfig: stored0 as unknown as JsonValue,
+    })));
+  } finally {
+    lock.release();
+  }
   if (result.interrupted) {
     println(ctx.stderr, `interrupted after ${result.steps} steps; checkpoint ${result.checkpoint}. Resume with: snell train --resume --out ${out}`);
-    return EXIT.interrupted;
+    return stopSignal ? interruptExit(stopSignal) : EXIT.interrupted;
   }
   if (result.skippedImages > 0) println(ctx.stderr, `skipped ${result.skippedImages} unreadable images (--skip-bad-images)`);
   println(ctx.stderr, result.summary);
@@ -146,4 +166,12 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
     }));
   }
   return EXIT.ok;
+}
+
+/** run.json of a resumed run whose data folder moved (same lists): the new folder, everything else kept. */
+function movedRunJson(stored: ConfigObject, identity: ReturnType<typeof dataIdentity>): ConfigObject {
+  const data = identity.data ?? undefined;
+  return {
+    ...stored, config: { ...(stored.config as ConfigObject), data }, spec: { ...(stored.spec as ConfigObject), data }, dataIdentity: identity as unknown as ConfigObject,
+  };
 }

@@ -1,0 +1,60 @@
+/**
+ * @file What a run did where implementations (ours over time, or ours and the authors') can differ:
+ * the `behaviour` block of run.json, so a result can be traced to the semantics that produced it.
+ */
+import type { TransformSpec } from "../data/transforms.js";
+import { HEAD_INIT } from "../models/vit.js";
+
+/** How one preprocessing pipeline brings an image to the model. */
+export interface PreprocessRecord {
+  geometry: TransformSpec["geometry"]["kind"];
+  /** Resampling filter of the resize (FGVC eval: bilinear, as the authors'). */
+  interpolation: TransformSpec["interpolation"];
+  /** Channels fed to the model; files of other channel counts are converted (grey: PIL's convert("L")). */
+  channels: 1 | 3;
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** The `behaviour` block of run.json. */
+export interface RunBehaviour {
+  format: "snell-ts/behaviour/1";
+  /** Splits trained and evaluated on (FGVC: "train" as the authors' --test runs, unless trainval was asked for). */
+  trainSplit: string;
+  evalSplit: string;
+  preprocess: { train: PreprocessRecord; eval: PreprocessRecord };
+  /** Initialisation of a head that is not loaded from the weights file. */
+  headInit: string;
+  /** Model EMA decay (timm ModelEmaV2 over the trained tensors); null: off. */
+  modelEma: number | null;
+  /**
+   * Semantics of the method code this run used, by name (adapter drop-path unit, dropout scheme,
+   * SNELLA's s = 0 form, ...): the constants the PEFT modules export for exactly this purpose.
+   */
+  semantics: Record<string, unknown>;
+}
+
+/**
+ * The method semantics recorded in every run.json: names of behaviours where this code base changed
+ * or where it follows one reading of the authors' code.
+ */
+export const RUN_SEMANTICS: Readonly<Record<string, unknown>> = {};
+
+function preprocessRecord(t: TransformSpec): PreprocessRecord {
+  return { geometry: t.geometry.kind, interpolation: t.interpolation, channels: t.channels ?? 3, mean: [...t.mean], std: [...t.std] };
+}
+
+/** Builds the block from what the CLI resolved for the run. */
+export function runBehaviour(o: {
+  trainSplit: string;
+  evalSplit: string;
+  transforms: { train: TransformSpec; eval: TransformSpec };
+  modelEma?: number | null;
+  semantics?: Record<string, unknown>;
+}): RunBehaviour {
+  return {
+    format: "snell-ts/behaviour/1", trainSplit: o.trainSplit, evalSplit: o.evalSplit,
+    preprocess: { train: preprocessRecord(o.transforms.train), eval: preprocessRecord(o.transforms.eval) },
+    headInit: HEAD_INIT, modelEma: o.modelEma ?? null, semantics: { ...(o.semantics ?? {}) },
+  };
+}
