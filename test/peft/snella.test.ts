@@ -7,7 +7,7 @@ import { ParamBinder, ParameterStore } from "../../src/ir/parameters.js";
 import type { Value } from "../../src/ir/value.js";
 import type { SiteInfo } from "../../src/peft/method.js";
 import {
-  SNELLA_DEFAULTS, SnellaAllocator, type SnellaAllocatorState, allocateBudget, scheduleBudget, snella, sparsityInputName, storeSparsity,
+  SNELLA_DEFAULTS, SnellaAllocator, type SnellaAllocatorState, allocateBudget, scheduleBudget, snella, snellaRuntime, sparsityInputName, storeSparsity,
   type SnellaAllocatorConfig, type SnellaConfig,
 } from "../../src/peft/snella/index.js";
 import { Rng } from "../../src/random.js";
@@ -110,6 +110,20 @@ describe("the allocator across steps", () => {
     const other = new SnellaAllocator(MATS.slice(0, 2), 0.75, ACFG, { total: 10 });
     assert.throws(() => other.importState(saved), /3 sparsities for 2 adapted matrices/);
     assert.throws(() => resumed.importState({ ...saved, stats: { "x.snella_A": saved.stats["m1.snella_A"]! } }), /"x\.snella_A", which is not a SNELLA factor/);
+  });
+  test("the runtime scores |theta * grad| with theta after the step's update (the authors' update_ipt after optimizer.step())", () => {
+    const sites = MATS.map((m, i) => ({ ...m, block: i, kind: "fc1" }));
+    const rt = snellaRuntime({ config: { method: "snella", ...SNELLA_DEFAULTS, sparsity: 0.75, allocator: ACFG }, sites, seed: 0, epochs: 10, stepsPerEpoch: 1 });
+    assert.deepEqual([...rt.fetchGrads!].slice(0, 2), ["m1.snella_A", "m1.snella_B"]);
+    // Before the step m1.snella_A was 1; after it, 3. grad 2: ipt |3 * 2| = 6 (not |1 * 2| = 2).
+    // beta1 = beta2 = 0.5: I = 3, U = 0.5 * |6 - 3| = 1.5, I * U = 4.5; B: after 1, grad 1 -> ipt 1, I 0.5, U 0.25 -> 0.125.
+    const after: Record<string, Float32Array> = {}, grads: Record<string, Float32Array> = {};
+    for (const n of rt.fetchGrads!) { after[n] = Float32Array.of(n === "m1.snella_A" ? 3 : 1); grads[n] = Float32Array.of(n.startsWith("m1") ? (n.endsWith("A") ? 2 : 1) : 0); }
+    rt.afterStep!({ globalStep: 0, grads, after: (n) => after[n]! });
+    const state = rt.exportState!() as SnellaAllocatorState;
+    const a = new SnellaAllocator(MATS, 0.75, ACFG, { total: 10 });
+    a.importState(state);
+    assert.deepEqual(a.scores(), [4.625, 0, 0]);
   });
   test("a schedule no longer than its warm-ups is refused", () => {
     assert.throws(() => new SnellaAllocator(MATS, 0.75, ACFG, { total: 4 }), /must exceed initWarmup \+ finalWarmup = 4/);
