@@ -21,5 +21,5 @@ if [ ! -f "$P/nm.tar.xz" ]; then
   tar -C "$t" -cJf "$P/nm.tar.xz" nm
   rm -rf "$t"
 fi
-ls "$P"/gl/libvulkan1_*.deb >/dev/null 2>&1 || (cd "$P/gl" && apt-get download libvulkan1)
+ls "$P"/gl/libvulkan1_*.deb >/dev/null 2>&1 || (cd "$P/gl" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 du -sh "$P"

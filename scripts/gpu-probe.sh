@@ -6,6 +6,7 @@
 # Needs the folder scripts/gpu-pack.sh makes (PACK). Writes everything under OUT.
 # Usage: OUT=/tmp/out scripts/gpu-probe.sh
 #   env: PACK=scratch/gpu-h5 MODEL=vit_b BATCH=32 STEPS=3 DEVICES="webgpu cuda" METHODS="snell lora" PART_S=150
+#        EXTRA="--weights graph" (more bench/child.ts flags) TAG=wgraph (suffix of the result tags)
 set -u
 PACK=${PACK:-scratch/gpu-h5}
 OUT=${OUT:-/tmp/gpu-probe}
@@ -25,10 +26,11 @@ ls -la /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/
 ldconfig -p | grep libvulkan || echo "libvulkan: not in ldconfig"
 if command -v vulkaninfo >/dev/null; then timeout 30 vulkaninfo --summary; else echo "vulkaninfo: not installed"; fi
 if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
-  # Dawn dlopens libvulkan.so.1: bring the loader in a private folder, leave / alone.
-  for f in "$PACK"/gl/*.deb; do dpkg -x "$f" "$W/vk"; done
-  export LD_LIBRARY_PATH="$W/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  echo "using the packed Vulkan loader: $(ls "$W"/vk/usr/lib/x86_64-linux-gnu/)"
+  # Dawn dlopens libvulkan.so.1, and NVIDIA's ICD (libGLX_nvidia) needs libglvnd's libraries: the lease's
+  # notes unpack exactly these loader packages into / (a bare lease machine, given back afterwards).
+  for f in "$PACK"/gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  ldconfig -p | grep -E 'libvulkan|libGLdispatch|libGLX.so'
 fi
 if ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1 \
   && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
@@ -66,12 +68,12 @@ echo "GPU memory used before: ${BASE:-?} MiB"
 for dev in $DEVICES; do
   if [ "$dev" = cuda ] && [ "$CUDA_EP" = 0 ]; then echo "$dev: skipped, no CUDA provider"; continue; fi
   for method in $METHODS; do
-    tag="$dev-$MODEL-$method-b$BATCH"
+    tag="$dev-$MODEL-$method-b$BATCH${TAG:+-$TAG}"
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$W/mem" 2>/dev/null &
     sampler=$!
     t0=$(date +%s)
     timeout "$PART_S" "$NODE" "$W/child.mjs" --model "$MODEL" --method "$method" --batch "$BATCH" --steps "$STEPS" \
-      --device "$dev" > "$W/json" 2> "$W/err"
+      --device "$dev" ${EXTRA:-} > "$W/json" 2> "$W/err"
     rc=$?
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
     peak=$(sort -n "$W/mem" 2>/dev/null | tail -1)

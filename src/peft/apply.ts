@@ -108,7 +108,8 @@ export class PeftModel {
       features,
       // One block has nothing to drop (block i's rate is rate * i / (depth - 1)): declare no seed then.
       ...(train && stochasticDepth > 0 && this.cfg.depth > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
-      adapt: (site, x, y, frozen) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri }, cfg) : y),
+      // Every site's rows are grouped by image (tokens [B*T, n], or the head's [B, n]).
+      adapt: (site, x, y, frozen) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri, samples: images.shape[0]! }, cfg) : y),
     });
   }
 

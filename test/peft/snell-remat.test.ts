@@ -22,7 +22,7 @@ async function build(recompute: boolean) {
   const g = new GraphBuilder();
   const bind = new ParamBinder(g, ps);
   const x = g.input("x", [4, 320]), y = g.input("y", [4, 256]);
-  const out = snell.adapt({ g, bind, site, x, y, train: true, runInput: () => { throw new Error("unexpected run input"); } }, cfg);
+  const out = snell.adapt({ g, bind, site, x, y, samples: 4, train: true, runInput: () => { throw new Error("unexpected run input"); } }, cfg);
   const loss = g.ReduceSum(g.Mul(out, out), [0, 1], 0);
   const params = ps.trainable();
   const values = params.map((p) => bind.get(p.name));

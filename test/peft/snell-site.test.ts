@@ -40,7 +40,7 @@ async function build(opts: { recompute: boolean; fold: boolean; learnableC?: boo
   const W = bind.get("w"), b = bind.get("b");
   const y = g.Slice(g.Gemm(x, W, b, { transB: 1 }), [rows[0]], [rows[1]], [1]);
   const frozen = opts.fold ? () => ({ weight: W, bias: b, rows }) : undefined;
-  const out = snell.adapt({ g, bind, site, x, y, frozen, train: true, runInput: () => { throw new Error("unexpected run input"); } }, cfg);
+  const out = snell.adapt({ g, bind, site, x, y, frozen, samples: M, train: true, runInput: () => { throw new Error("unexpected run input"); } }, cfg);
   const r = g.constant(Array.from({ length: M * nOut }, (_, i) => Math.cos(i * 0.11)), [M, nOut]);
   const loss = g.ReduceSum(g.Mul(out, r), [0, 1], 0);
   const wrt = [x, ...ps.trainable().map((p) => bind.get(p.name))];

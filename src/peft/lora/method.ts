@@ -1,8 +1,8 @@
 /** @file LoRA as a PEFT method: two low-rank factors per site, B = 0 at init so the model starts unchanged. */
-import { fnv1a } from "../../ir/ops/random.js";
 import type { ParameterStore } from "../../ir/parameters.js";
 import { kaimingUniform } from "../../random.js";
 import type { PeftMethod, SiteInfo } from "../method.js";
+import { adapterInputDropout } from "../site-regularisers.js";
 import { LORA_DEFAULTS, validateLora, type LoraConfig } from "./config.js";
 
 /** Run input holding the per-step dropout seed (int64 scalar), declared only when dropout > 0. */
@@ -31,10 +31,8 @@ export const lora: PeftMethod<LoraConfig> = {
   },
   adapt({ g, bind, site, x, y, train, runInput }, cfg) {
     const scale = cfg.alpha / cfg.rank;
-    // q, k and v share one input value, so the salt comes from the site path, not from x's name.
-    const xin = train && cfg.dropout > 0
-      ? g.dropout(x, cfg.dropout, runInput(LORA_SEED_INPUT, [], "int64"), fnv1a(`${site.path}/lora_dropout`))
-      : x;
+    // q, k and v read one input value and share its dropped-out copy (ADAPTER_INPUT_DROPOUT).
+    const xin = train && cfg.dropout > 0 ? adapterInputDropout(g, x, cfg.dropout, runInput(LORA_SEED_INPUT, [], "int64"), "lora_dropout") : x;
     // Scale the rank-r intermediate, the smallest tensor on the path.
     let h = g.MatMul(xin, bind.get(A(site)));
     if (scale !== 1) h = g.Mul(h, g.scalar(scale, h.dtype));

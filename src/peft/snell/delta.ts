@@ -4,6 +4,7 @@
  */
 import type { KernelName } from "./config.js";
 import { defaultC } from "./kernel.js";
+import type { ZeroSparsity } from "./sparsify.js";
 import { quantile } from "./threshold.js";
 
 export interface DenseDeltaInput {
@@ -21,6 +22,8 @@ export interface DenseDeltaInput {
   mix?: ArrayLike<number>;
   sparsity: number;
   soft?: boolean;
+  /** s = 0: "dense" gives K (SNELL, default), "threshold" zeroes the smallest |K| (SNELLA); see sparsify.ts. */
+  atZero?: ZeroSparsity;
 }
 
 /** K (with MixK when `mix` is given), then sparsified as the graph does. */
@@ -62,7 +65,7 @@ export function denseDelta(inp: DenseDeltaInput): Float32Array {
     }
   }
   const out = new Float32Array(nIn * nOut);
-  if (inp.sparsity <= 0) {
+  if (inp.sparsity <= 0 && (inp.atZero ?? "dense") === "dense") {
     out.set(K);
     return out;
   }

@@ -12,7 +12,8 @@ import { SNELL_DEFAULTS, validateSnell, type SnellCommonConfig, type SnellConfig
 import { denseDelta } from "./delta.js";
 import { defaultAbg, defaultC, kernelMatrix, mixKernel } from "./kernel.js";
 import { fusedSite, fusedSiteApplies } from "./site.js";
-import { sparsify } from "./sparsify.js";
+import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
+import { sparsify, type ZeroSparsity } from "./sparsify.js";
 
 /** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when used. */
 export const SNELL_SEED_INPUT = "snell_dropout_seed";
@@ -61,6 +62,8 @@ export interface SnellBuildOptions {
   mix?: boolean;
   /** Sort whole matrices for the threshold (the fallback after a missed bracket). */
   exactThreshold?: boolean;
+  /** s = 0: SNELL's dense K (default) or SNELLA's threshold (see ZERO_SPARSITY). */
+  atZero?: ZeroSparsity;
 }
 
 /**
@@ -85,7 +88,7 @@ export function buildDelta(ctx: Pick<AdaptContext, "g" | "bind" | "site"> & { af
     abg: cfg.kernel === "rbf" || cfg.kernel === "sigmoid" ? bind.get(names.abg) : undefined,
   });
   if (o.mix) K = mixKernel(g, K, bind.get(names.mix));
-  const { dW, ok } = sparsify(g, K, o.sparsity, { soft: cfg.softThreshold, exact: o.exactThreshold ?? cfg.exactThreshold });
+  const { dW, ok } = sparsify(g, K, o.sparsity, { soft: cfg.softThreshold, exact: o.exactThreshold ?? cfg.exactThreshold, atZero: o.atZero });
   if (ok && ok.kind === "node") g.output(ok, `${site.path}.${o.prefix}${THRESHOLD_OK}`);
   return cfg.recompute === false ? dW : g.recompute(dW);
 }
@@ -101,7 +104,8 @@ function fused(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBuildOptions):
 }
 
 /**
- * y + DropPath(Dropout(x) @ dW), regularisers in the training graph only. Without either regulariser
+ * y + DropPath(Dropout(x) @ dW), regularisers in the training graph only: the dropout mask is shared
+ * by the sites that read one x (q, k, v), drop-path keeps or drops whole samples. Without either regulariser
  * (eval graphs, or both at 0) and with the frozen layer offered, the fused op computes
  * x (W0 + dW^T)^T + b in one product instead (equal up to float rounding).
  */
@@ -111,7 +115,8 @@ export function adaptSnell(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBu
     const seed = () => runInput(SNELL_SEED_INPUT, [], "int64");
     const dropout = train && cfg.dropout > 0 && DROPOUT_KINDS.has(site.kind);
     const dropPath = train && cfg.dropPath > 0;
-    const xin = dropout ? g.dropout(x, cfg.dropout, seed(), fnv1a(`${site.path}/${o.prefix}dropout`)) : x;
+    const xin = dropout ? adapterInputDropout(g, x, cfg.dropout, seed(), `${o.prefix}dropout`) : x;
+    const samplePath = (v: Value) => adapterDropPath(g, v, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`), ctx.samples);
     if (fused(ctx, cfg, o)) {
       const names = snellParamNames(site, o.prefix);
       const fold = !dropout && !dropPath && ctx.frozen ? ctx.frozen() : undefined;
@@ -121,22 +126,22 @@ export function adaptSnell(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBu
       });
       if (ok.kind === "node") g.output(ok, `${site.path}.${o.prefix}${THRESHOLD_OK}`);
       if (fold) return out;
-      return g.Add(y, dropPath ? g.dropPath(out, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`)) : out);
+      return g.Add(y, dropPath ? samplePath(out) : out);
     }
     let out = g.MatMul(xin, buildDelta({ ...ctx, after: x }, cfg, o));
-    if (dropPath) out = g.dropPath(out, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`));
+    if (dropPath) out = samplePath(out);
     return g.Add(y, out);
   });
 }
 
 /** dW of one site from stored parameters (for merging), through the same definition as the graph. */
-export function snellDelta(params: ParameterStore, site: SiteInfo, cfg: SnellCommonConfig, prefix: string, sparsity: number, mix = false): Float32Array {
+export function snellDelta(params: ParameterStore, site: SiteInfo, cfg: SnellCommonConfig, prefix: string, sparsity: number, mix = false, atZero: ZeroSparsity = "dense"): Float32Array {
   const names = snellParamNames(site, prefix);
   const opt = (n: string) => (params.has(n) ? params.get(n).data : undefined);
   return denseDelta({
     A: params.get(names.A).data, B: params.get(names.B).data, groups: cfg.groups, nIn: site.nIn, nOut: site.nOut,
     kernel: cfg.kernel, c: opt(names.c), abg: opt(names.abg), mix: mix ? params.get(names.mix).data : undefined,
-    sparsity, soft: cfg.softThreshold,
+    sparsity, soft: cfg.softThreshold, atZero,
   });
 }
 

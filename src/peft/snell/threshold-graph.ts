@@ -94,7 +94,7 @@ function sampleBounds(g: GraphBuilder, sample: Value, m: number, margin: number,
 
 /**
  * Threshold of one matrix's magnitudes `mag` (already cut from the gradient). `s` is a number
- * fixed at build time or a fed float32 scalar in [0, 1).
+ * fixed at build time or a fed float32 scalar in [0, 1] (s = 1 gives max |K|: see FULL_SPARSITY).
  */
 export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts: ThresholdOptions = {}): ThresholdResult {
   const dt = mag.dtype;
@@ -150,10 +150,13 @@ export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts
   const below = at(g, cand, pc);
   const above = at(g, cand, g.Min(g.Add(pc, one), cap1));
   const t = lerp(below, above);
-  // p and p + 1 must be real candidates (inside the bracket: below MASKED), and no row may have been
-  // cut below the upper one. A row cut exactly at it is fine: every value below the cut is in the
-  // union, so a union entry equal to the cut sits inside the true run of that value.
-  let ok = g.And(g.And(g.GreaterOrEqual(p, zero), g.Less(p, cap1)), g.Less(above, g.scalar(MASKED, dt)));
-  if (rowCut) ok = g.And(ok, g.GreaterOrEqual(rowCut, above));
+  // The order statistics t reads (p, and p + 1 when frac > 0) must be real candidates (inside the
+  // bracket: below MASKED), and no row may have been cut below the last one read. A row cut exactly
+  // at it is fine: every value below the cut is in the union, so a union entry equal to the cut sits
+  // inside the true run of that value. At s = 1 (frac 0, p the largest entry) nothing lies above p,
+  // so requiring p + 1 would fail every step and force the exact rerun.
+  const read = g.Where(g.Equal(frac, g.scalar(0, dt)), below, above);
+  let ok = g.And(g.And(g.GreaterOrEqual(p, zero), g.Less(p, cap1)), g.Less(read, g.scalar(MASKED, dt)));
+  if (rowCut) ok = g.And(ok, g.GreaterOrEqual(rowCut, read));
   return { t, ok, below, above, plan };
 }
