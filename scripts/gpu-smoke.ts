@@ -31,7 +31,7 @@ const b = Float32Array.from({ length: n * n }, (_, i) => (((i * 5) % 11) - 5) / 
 async function run(device: Device): Promise<{ y: Float32Array; ms: number }> {
   const c = await CompiledGraph.compile(graph(), { device });
   const times: number[] = [];
-  let y = new Float32Array();
+  let y: Float32Array = new Float32Array();
   for (let i = 0; i < 6; i++) {
     const t0 = performance.now();
     y = (await c.run({ a, b })).y!.data as Float32Array;
