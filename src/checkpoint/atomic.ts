@@ -27,15 +27,17 @@ export function tempPathFor(file: string): string {
  */
 export function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], opts: AtomicWriteOptions = {}): void {
   const { syncDir = true, mode = 0o644, beforeRename } = opts;
-  const tmp = tempPathFor(file);
   const chunks = typeof data === "string" ? [Buffer.from(data, "utf8")] : data instanceof Uint8Array ? [data] : data;
+  if (isSpecialFile(file)) {
+    // A pipe or device (--predictions /dev/stdout) cannot be renamed over: write it in place.
+    writeChunks(file, "a", chunks);
+    return;
+  }
+  const tmp = tempPathFor(file);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "wx", mode);
-    for (const c of chunks) {
-      // writeSync may write less than asked for large buffers; loop until done.
-      for (let done = 0; done < c.length;) done += fs.writeSync(fd, c, done, Math.min(c.length - done, 1 << 30));
-    }
+    writeAll(fd, chunks);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -47,6 +49,32 @@ export function writeFileAtomic(file: string, data: Uint8Array | string | readon
     throw e;
   }
   if (syncDir) fsyncDir(path.dirname(file));
+}
+
+function writeAll(fd: number, chunks: readonly Uint8Array[]): void {
+  for (const c of chunks) {
+    // writeSync may write less than asked for large buffers; loop until done.
+    for (let done = 0; done < c.length;) done += fs.writeSync(fd, c, done, Math.min(c.length - done, 1 << 30));
+  }
+}
+
+function writeChunks(file: string, flags: string, chunks: readonly Uint8Array[]): void {
+  const fd = fs.openSync(file, flags);
+  try {
+    writeAll(fd, chunks);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** An existing target that is neither a regular file nor a folder: a FIFO, a character device. */
+function isSpecialFile(file: string): boolean {
+  try {
+    const st = fs.statSync(file);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** fsyncs a folder so a rename in it is durable; ignored where the platform refuses (Windows). */

@@ -1,5 +1,5 @@
 /**
- * @file A run folder nothing corrupts (issue #11 items 2, 3, 5, 7, 10, 12): one writer at a time, no
+ * @file A run folder nothing corrupts (issue #11 items 2, 3, 5, 7, 8, 10, 12): one writer at a time, no
  * overwrite by accident, the evaluation split checked before training, corrupt adapters named, resumes
  * with other data refused, and SIGTERM checkpointing like Ctrl-C. Each refused or failed command leaves
  * an existing run folder byte-identical.
@@ -87,6 +87,23 @@ describe("a finished run is never overwritten by accident (item 3)", () => {
     assert.equal(JSON.parse(fs.readFileSync(join(dir, "run.json"), "utf8")).config.seed, 4);
     assert.notDeepEqual(fs.readFileSync(join(dir, "adapter", "adapter_model.safetensors")), fs.readFileSync(join(finished, "adapter", "adapter_model.safetensors")));
     assert.equal(fs.readFileSync(join(dir, "notes.txt"), "utf8"), "mine", "files that are not the run's stay");
+  });
+});
+
+describe("leftovers of a killed run are cleaned on the next run (item 8)", () => {
+  test("temp files and a half-swapped adapter folder are removed or restored by --resume", async () => {
+    const dir = at("leftovers");
+    fs.cpSync(finished, dir, { recursive: true });
+    const adapter = snapshot(join(dir, "adapter"));
+    // A kill between the two renames of the adapter swap: the previous adapter only under its backup name.
+    fs.renameSync(join(dir, "adapter"), join(dir, ".adapter.999999.0badcafe.old"));
+    fs.mkdirSync(join(dir, ".adapter.999999.1badcafe.tmp"));
+    fs.writeFileSync(join(dir, ".checkpoint.safetensors.999999.2badcafe.tmp"), "half");
+    fs.writeFileSync(join(dir, ".run.json.999999.3badcafe.tmp"), "half");
+    const r = await inProcess(["train", "--resume", "--out", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith(".")), []);
+    assert.deepEqual(snapshot(join(dir, "adapter")), adapter, "the finished run's adapter is back and unchanged");
   });
 });
 

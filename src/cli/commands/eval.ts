@@ -1,7 +1,7 @@
 /** @file `snell eval`: top-1/top-5 of a saved adapter on a dataset split, optionally with per-image predictions. */
-import * as fs from "node:fs";
 import type { Command } from "commander";
 import { DataLoader } from "../../data/loader.js";
+import { writeFileAtomic } from "../../checkpoint/atomic.js";
 import { evaluateLoader, Evaluator } from "../../train/evaluate.js";
 import { EXIT, parseInteger, println, type CliContext } from "./context.js";
 import { DATASET_FORMATS, defaultSplits, readSplit } from "./setup.js";
@@ -42,7 +42,7 @@ async function runEval(cmd: Command, ctx: CliContext): Promise<number> {
       return typeof s === "string" ? s : ds.item(i).origin ?? `#${i}`;
     };
     const preds = r.predictions?.map((p) => ({ file: source(p.index), label: p.label, top: p.top }));
-    if (o.predictions && preds) fs.writeFileSync(o.predictions, preds.map((p) => JSON.stringify(p) + "\n").join(""));
+    if (o.predictions && preds) writeFileAtomic(o.predictions, preds.map((p) => JSON.stringify(p) + "\n").join(""));
     println(ctx.stderr, `${t.spec.data} split ${split}: top-1 ${r.top1.toFixed(2)}% top-5 ${r.top5.toFixed(2)}% on ${r.count} images` +
       `${skipped ? ` (${skipped} unreadable skipped)` : ""}, ${r.seconds.toFixed(1)} s${evaluator.merged ? " (adapter merged into the weights)" : ""}`);
     if (o.json) println(ctx.stdout, JSON.stringify({ split, top1: r.top1, top5: r.top5, count: r.count, skipped, predictions: preds }));
