@@ -4,6 +4,7 @@ export { type BaseModel, type PeftForwardOptions, PeftModel, applyAdapters, form
 export { type PeftConfig, parsePeftConfig } from "./config.js";
 export { METHODS, type MethodName, getMethod, registerMethod, unregisterMethod } from "./registry.js";
 export { merge } from "./merge.js";
+export { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT, adapterDropPath, adapterInputDropout } from "./site-regularisers.js";
 export { exportOnnx } from "./export.js";
 export * as snell from "./snell/index.js";
 export * as snella from "./snella/index.js";

@@ -4,6 +4,7 @@
  * whole-sort path and on the sample bracket, and the bracket holds there (no forced exact rerun).
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { grad } from "../../src/autodiff/grad.js";
 import { GraphBuilder } from "../../src/ir/builder.js";
@@ -154,5 +155,27 @@ describe("s = 1 (a fed sparsity may reach it, as the authors' allocator)", () =>
     assert.deepEqual(Array.from(r.out!.data as Float32Array), Array.from(yv));
     for (let i = 0; i < 3; i++) assert.ok((r[`g${i}`]!.data as Float32Array).every((v) => v === 0), `gradient ${i} is 0`);
     assert.equal(FULL_SPARSITY, "zero-update");
+  });
+});
+
+describe("against the authors' SNELLA.sparsify (fixture from scripts/torch/make_snella_ends_fixture.py)", () => {
+  const fx = JSON.parse(readFileSync(new URL("../fixtures/snella-sparsity-ends.json", import.meta.url), "utf8")) as {
+    rows: number; cols: number; K: number[]; R: number[]; cases: { s: number; dW: number[]; dK: number[] }[];
+  };
+  test("s = 0 and s = 1: dW and the gradient by K agree in float32", async () => {
+    const g = new GraphBuilder();
+    const K = g.input("K", [fx.rows, fx.cols]), R = g.input("R", [fx.rows, fx.cols]), s = g.input("s", []);
+    const { dW } = sparsify(g, K, s, { atZero: ZERO_SPARSITY.snella });
+    const [dK] = grad(g, g.ReduceSum(g.Mul(dW, R), [0, 1], 0), [K]);
+    g.output(dW, "dW"); g.output(dK!, "dK");
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    for (const cs of fx.cases) {
+      const r = await c.run({ K: Float32Array.from(fx.K), R: Float32Array.from(fx.R), s: Float32Array.of(cs.s) });
+      for (const f of ["dW", "dK"] as const) {
+        const got = r[f]!.data as Float32Array;
+        cs[f].forEach((want, i) => assert.ok(Math.abs(got[i]! - want) <= 1e-5 * Math.max(1, Math.abs(want)), `s ${cs.s} ${f}[${i}]: ${got[i]} vs ${want}`));
+      }
+    }
+    await c.release();
   });
 });

@@ -7,7 +7,7 @@ export {
   SNELL_SEED_INPUT, THRESHOLD_OK, adaptSnell, buildDelta, initSnellParams, snell, snellDelta, snellParamNames, snellSeedFeed,
   type SnellBuildOptions,
 } from "./method.js";
-export { sparsify, type SparsifyOptions, type SparsifyResult } from "./sparsify.js";
+export { FULL_SPARSITY, ZERO_SPARSITY, sparsify, type SparsifyOptions, type SparsifyResult, type ZeroSparsity } from "./sparsify.js";
 export { planBracket, quantile, quantilePosition, selectKth, type BracketPlan } from "./threshold.js";
 export { thresholdOf, type ThresholdOptions, type ThresholdResult } from "./threshold-graph.js";
 export { snellRuntime, thresholdMissed, thresholdRerun } from "./runtime.js";
