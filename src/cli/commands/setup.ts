@@ -12,6 +12,7 @@ import type { Dataset } from "../../data/dataset.js";
 import { FGVC_IMAGE_ROOTS, readFgvc, type FgvcName, type FgvcSplit } from "../../data/fgvc.js";
 import { IdxDataset, readIdxImages } from "../../data/idx.js";
 import { readImageFolder } from "../../data/image-folder.js";
+import { detectLayout } from "../../data/layout.js";
 import { makeTransform, PRESETS, type PresetName, type TransformSpec } from "../../data/transforms.js";
 import { readVtab, VTAB_SPLITS, type VtabSplit } from "../../data/vtab.js";
 import { ConfigError, FormatError, unknownName } from "../../errors.js";
@@ -118,7 +119,8 @@ function oneOf<T extends string>(what: string, v: unknown, valid: readonly T[]):
 /** Checks and types the data/model part of a merged config. */
 export function runSpecOf(c: ConfigObject, fromRecipe: ReadonlySet<string> = new Set()): RunSpec {
   const spec: RunSpec = {
-    datasetFormat: oneOf("dataset format", c.datasetFormat ?? "vtab", DATASET_FORMATS),
+    // Without --dataset-format the folder's own files say which layout it is; VTAB-1k stays the fallback.
+    datasetFormat: oneOf("dataset format", c.datasetFormat ?? (c.data !== undefined ? detectLayout(path.resolve(String(c.data))) : null) ?? "vtab", DATASET_FORMATS),
     preprocess: oneOf("preprocessing preset", c.preprocess ?? "snell-vtab", PRESETS),
     model: String(c.model ?? "vit_base_patch16_224.orig_in21k"),
     weightsFormat: oneOf("weights format", c.weightsFormat ?? "auto", WEIGHT_FORMATS),
