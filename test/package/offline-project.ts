@@ -92,7 +92,13 @@ export function projectEnv(): NodeJS.ProcessEnv {
     npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false", ONNXRUNTIME_NODE_INSTALL: "skip" };
 }
 
-/** `npm ci` in the project; throws with npm's output when it fails. */
+/** `npm ci` in the project; throws with npm's output (and the likely cause of a cache miss) when it fails. */
 export function npmCi(dir: string): void {
-  execFileSync("npm", ["ci"], { cwd: dir, env: projectEnv(), stdio: "pipe", encoding: "utf8" });
+  try {
+    execFileSync("npm", ["ci"], { cwd: dir, env: projectEnv(), stdio: "pipe", encoding: "utf8" });
+  } catch (e) {
+    const { stdout = "", stderr = "" } = e as { stdout?: string; stderr?: string };
+    const hint = /ENOTCACHED/.test(stderr) ? "\na dependency is not in the npm cache: run `npm ci` in the repository first" : "";
+    throw new Error(`offline npm ci of the packed tarball failed:\n${stdout}${stderr}${hint}`);
+  }
 }
