@@ -3,7 +3,10 @@
  * the `behaviour` block of run.json, so a result can be traced to the semantics that produced it.
  */
 import type { TransformSpec } from "../data/transforms.js";
+import { RANDOM_MASK_DRAW } from "../ir/ops/random.js";
 import { HEAD_INIT } from "../models/vit.js";
+import { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT } from "../peft/site-regularisers.js";
+import { FULL_SPARSITY, ZERO_SPARSITY } from "../peft/snell/sparsify.js";
 
 /** How one preprocessing pipeline brings an image to the model. */
 export interface PreprocessRecord {
@@ -38,7 +41,18 @@ export interface RunBehaviour {
  * The method semantics recorded in every run.json: names of behaviours where this code base changed
  * or where it follows one reading of the authors' code.
  */
-export const RUN_SEMANTICS: Readonly<Record<string, unknown>> = {};
+export const RUN_SEMANTICS: Readonly<Record<string, unknown>> = {
+  /** Adapter drop-path keeps or drops a whole sample (timm DropPath on a (B, N, C) tensor). */
+  adapterDropPathUnit: ADAPTER_DROP_PATH_UNIT,
+  /** Adapter-input dropout: one mask per input value, so q, k and v share it. */
+  adapterInputDropout: ADAPTER_INPUT_DROPOUT,
+  /** How dropout / drop-path masks are drawn from the per-step seed (independent across sites and steps). */
+  dropoutMaskDraw: RANDOM_MASK_DRAW,
+  /** s = 0: SNELL's dense K, SNELLA's threshold at min |K|. */
+  zeroSparsity: ZERO_SPARSITY,
+  /** s = 1: dW = 0 with zero gradient. */
+  fullSparsity: FULL_SPARSITY,
+};
 
 function preprocessRecord(t: TransformSpec): PreprocessRecord {
   return { geometry: t.geometry.kind, interpolation: t.interpolation, channels: t.channels ?? 3, mean: [...t.mean], std: [...t.std] };

@@ -92,7 +92,10 @@ describe("FGVC as the authors' --test runs", () => {
     assert.deepEqual([b.trainSplit, b.evalSplit, b.preprocess.eval.interpolation, b.preprocess.train.interpolation], ["train", "test", "bilinear", "bicubic"]);
     assert.match(b.headInit, /trunc_normal_\(std=0\.02, a=-2, b=2\)/);
     assert.equal(b.modelEma, null);
-    assert.equal(typeof b.semantics, "object");
+    assert.deepEqual(b.semantics, {
+      adapterDropPathUnit: "sample", adapterInputDropout: "one-mask-per-input", dropoutMaskDraw: "bank-forward-plus-backward-window",
+      zeroSparsity: { snell: "dense", snella: "threshold" }, fullSparsity: "zero-update",
+    });
 
     const tv = join(tmp.dir, "fgvc-trainval");
     const r2 = await inProcess(["train", "--data", data, "--fgvc-name", "cub", "--out", tv, "--train-split", "trainval", "--model-ema", "0.99", ...ARGS]);
