@@ -95,6 +95,11 @@ describe("recipes", () => {
     assert.deepEqual([layer.method, layer.rank, layer.alpha, layer.dropout, layer.dropPath], ["lora", 8, 8, 0.1, 0.1]);
     assert.equal(layer.sparsity, undefined);
   });
+  test("the LoRA variant's drop-path reaches the LoRA config", { todo: "LoraConfig has no dropPath field yet (src/peft/lora/config.ts)" }, () => {
+    const layer = recipeLayer("vtab/cifar-lora");
+    const peft = peftConfigOf(layer, new Set(Object.keys(layer)));
+    assert.deepEqual([peft.method, peft.rank, peft.alpha, peft.dropout, peft.dropPath], ["lora", 32, 32, 0.1, 0.1]);
+  });
   test("--model-ema takes a decay in (0, 1); config values are checked the same way", () => {
     assert.equal(parseModelEma("0.9999"), 0.9999);
     for (const bad of ["0", "1", "-0.5", "", "x", "1.5"]) assert.throws(() => parseModelEma(bad), /--model-ema must be a decay in \(0, 1\)/, bad);
