@@ -85,7 +85,24 @@ function parseYaml(file: string, text: string): unknown {
     const lp = e.linePos?.[0] ?? lineColAt(text, e.pos[0]);
     throw new FormatError(`${file}:${lp.line}:${lp.col}: invalid YAML: ${e.message.split("\n")[0]}`, { cause: e });
   }
-  return doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (cause) {
+    throw new FormatError(`${file}: invalid YAML: ${(cause as Error).message.split("\n")[0]}`, { cause });
+  }
+  if (isCyclic(value)) throw new FormatError(`${file}: invalid YAML: an alias refers to its own anchor (a value that contains itself)`);
+  return value;
+}
+
+/** True when `v` contains itself (YAML `a: &x [*x]`), which no option can hold and JSON cannot store. */
+function isCyclic(v: unknown, open: Set<unknown> = new Set()): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  if (open.has(v)) return true;
+  open.add(v);
+  const cyclic = Object.values(v).some((x) => isCyclic(x, open));
+  open.delete(v);
+  return cyclic;
 }
 
 /** kebab-case and snake_case keys to camelCase ("weight-decay", "weight_decay" → "weightDecay"), recursively. */

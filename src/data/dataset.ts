@@ -52,6 +52,8 @@ export class ListDataset implements Dataset {
 export interface ReaderOptions {
   /** Expected class count: labels must lie in [0, numClasses). Without it, numClasses = max label + 1. */
   numClasses?: number;
+  /** Let list entries be absolute or leave the data folder through `..` (see entry-path.ts). */
+  allowOutsidePaths?: boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** @file FGVC datasets in the VPT layout: train/val/test.json map image path -> class id (https://github.com/KMnP/vpt). */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { resolveEntry } from "./entry-path.js";
 import { ConfigError, FormatError, unknownName } from "../errors.js";
 import { ListDataset, type Sample } from "./dataset.js";
 
@@ -23,6 +24,8 @@ export interface FgvcOptions {
   imageRoot?: string;
   /** Expected class count; the contiguous ids must then lie in [0, numClasses). */
   numClasses?: number;
+  /** Let entries be absolute or leave the image folder through `..` (see entry-path.ts). */
+  allowOutsidePaths?: boolean;
 }
 
 /** An FGVC split with the mapping from contiguous ids back to the ids in the JSON files. */
@@ -92,7 +95,8 @@ export function readFgvc(root: string, name: FgvcName, split: FgvcSplit, opts: F
     if (label >= numClasses) {
       throw new FormatError(`${file}: entry "${path}": class id ${id} maps to ${label}, out of range [0, ${numClasses})`);
     }
-    return { source: join(imageDir, path), label, origin: `${file}: "${path}"` };
+    const origin = `${file}: "${path}"`;
+    return { source: resolveEntry(imageDir, path, origin, opts.allowOutsidePaths), label, origin };
   });
   return new FgvcDataset(samples, numClasses, originalIds);
 }

@@ -1,6 +1,7 @@
 /** @file VTAB-1k task folders (the NOAH/SNELL layout): list files of `relative/path label` lines. */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { resolveEntry } from "./entry-path.js";
 import { ConfigError, FormatError, unknownName } from "../errors.js";
 import { finishLabels, ListDataset, parseLabel, type ReaderOptions, type Sample } from "./dataset.js";
 
@@ -10,7 +11,8 @@ export type VtabSplit = (typeof VTAB_SPLITS)[number];
 
 /**
  * Reads `<root>/<split>.txt`. Each non-blank line is `path label`; the path is relative to root and
- * may hold spaces (the label is the last field). Errors name the file and line.
+ * may hold spaces (the label is the last field) and must stay inside root unless
+ * `opts.allowOutsidePaths`. Errors name the file and line.
  */
 export function readVtab(root: string, split: VtabSplit, opts: ReaderOptions = {}): ListDataset {
   if (!(VTAB_SPLITS as readonly string[]).includes(split)) throw unknownName("VTAB split", split, VTAB_SPLITS);
@@ -38,7 +40,7 @@ export function parseListFile(file: string, imageRoot: string, opts: ReaderOptio
     if (!m) throw new FormatError(`${origin}: malformed line "${line}"; expected "relative/path label"`);
     const label = parseLabel(m[2]!);
     if (label === undefined) throw new FormatError(`${origin}: label "${m[2]}" is not a non-negative integer`);
-    samples.push({ source: join(imageRoot, m[1]!), label, origin });
+    samples.push({ source: resolveEntry(imageRoot, m[1]!, origin, opts.allowOutsidePaths), label, origin });
   }
   const numClasses = finishLabels(samples, file, opts.numClasses);
   return [samples, numClasses];

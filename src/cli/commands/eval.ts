@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { DataLoader } from "../../data/loader.js";
 import { writeFileAtomic } from "../../checkpoint/atomic.js";
 import { evaluateLoader, Evaluator } from "../../train/evaluate.js";
+import { checkWritableFile } from "../output-path.js";
 import { EXIT, parseInteger, println, type CliContext } from "./context.js";
 import { DATASET_FORMATS, defaultSplits, readSplit } from "./setup.js";
 import { addRunOptions, loadTrained } from "./trained.js";
@@ -15,7 +16,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--fgvc-name <name>", "FGVC dataset name")
     .option("--split <name>", "split to evaluate (default: the run's evaluation split)")
     .option("--batch-size <n>", "evaluation batch size (default 64)", parseInteger("--batch-size"))
-    .option("--workers <n>", "image decode threads", parseInteger("--workers"))
+    .option("--workers <n>", "image decode threads (at most the cores)", parseInteger("--workers"))
+    .option("--threads <n>", "ONNX Runtime threads (default: all cores; results differ in the last bits between counts)", parseInteger("--threads"))
     .option("--skip-bad-images", "skip unreadable images (counted) instead of failing")
     .option("--predictions <file>", "write one JSON line per image: file, label, top-5 classes")
     .option("--json", "print the result as JSON on stdout")
@@ -26,6 +28,8 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function runEval(cmd: Command, ctx: CliContext): Promise<number> {
   const o = cmd.opts() as { split?: string; batchSize?: number; workers?: number; skipBadImages?: boolean; predictions?: string; json?: boolean };
+  // Checked before the evaluation, not after minutes of it.
+  if (o.predictions) checkWritableFile(o.predictions, "--predictions");
   const t = loadTrained(cmd);
   for (const n of t.notes) println(ctx.stderr, n);
   const split = o.split ?? t.spec.evalSplit ?? defaultSplits(t.spec)[1];

@@ -11,6 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
   addRunOptions(cmd)
     .option("--top-k <k>", "classes to print per image (default 5)", parseInteger("--top-k"))
     .option("--batch-size <n>", "images per run (default 32)", parseInteger("--batch-size"))
+    .option("--threads <n>", "ONNX Runtime threads (default: all cores; results differ in the last bits between counts)", parseInteger("--threads"))
     .option("--json", "print one JSON line per image on stdout")
     .action(async (images: string[]) => {
       ctx.exitCode = await runPredict(cmd, images, ctx);

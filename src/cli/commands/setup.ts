@@ -27,6 +27,7 @@ import { getMethod } from "../../peft/registry.js";
 import { Rng } from "../../random.js";
 import type { ConfigObject } from "../config-file.js";
 import { getRecipe } from "../recipes.js";
+import { isExistingFile } from "../output-path.js";
 
 export const DATASET_FORMATS = ["vtab", "fgvc", "imagefolder", "idx"] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
@@ -60,6 +61,8 @@ export interface RunSpec {
   std?: number[];
   seed: number;
   classNames?: string[];
+  /** List entries may be absolute or leave the data folder (--allow-outside-paths). */
+  allowOutsidePaths?: boolean;
 }
 
 /** Our variant for the authors' `--model_name vit_base_patch16_224_in21k`. */
@@ -129,6 +132,7 @@ export function runSpecOf(c: ConfigObject, fromRecipe: ReadonlySet<string> = new
   };
   for (const k of ["data", "fgvcName", "trainSplit", "evalSplit"] as const) if (c[k] !== undefined) spec[k] = String(c[k]);
   if (c.numClasses !== undefined) spec.numClasses = c.numClasses as number;
+  if (c.allowOutsidePaths === true) spec.allowOutsidePaths = true;
   if (c.mean !== undefined) spec.mean = numberList("--mean", c.mean);
   if (c.std !== undefined) spec.std = numberList("--std", c.std);
   if (c.arch !== undefined) spec.arch = c.arch as Record<string, unknown>;
@@ -170,7 +174,7 @@ function fgvcName(spec: RunSpec): FgvcName {
 export function readSplit(spec: RunSpec, split: string, numClasses?: number): Dataset & { classNames?: readonly string[] } {
   if (!spec.data) throw new ConfigError("no dataset: pass --data DIR");
   const dir = spec.data;
-  const opts = numClasses !== undefined ? { numClasses } : {};
+  const opts = { ...(numClasses !== undefined ? { numClasses } : {}), ...(spec.allowOutsidePaths ? { allowOutsidePaths: true } : {}) };
   switch (spec.datasetFormat) {
     case "vtab":
       return readVtab(dir, oneOf("VTAB split", split, VTAB_SPLITS) as VtabSplit, opts);
@@ -233,7 +237,7 @@ export function shippedWeights(pretrained: PretrainedCfg | null): string | undef
 
 /** Reads a weight file by its extension: .safetensors, .npz, .pth / .pth.tar / .pt / .bin (PyTorch zip). */
 export function readWeightFile(file: string): Map<string, RawTensor> {
-  if (!fs.existsSync(file)) throw new ConfigError(`weights file ${file} does not exist`);
+  if (!isExistingFile(file, "weights file")) throw new ConfigError(`weights file ${file} does not exist`);
   const f = file.toLowerCase();
   if (f.endsWith(".safetensors")) return readSafetensors(file);
   if (f.endsWith(".npz")) return readNpz(file);
