@@ -75,6 +75,7 @@ describe("a finished run is never overwritten by accident (item 3)", () => {
     fs.writeFileSync(at("junk.safetensors"), "not a safetensors file");
     assert.equal((await train(finished, "--overwrite", "--weights", at("junk.safetensors"))).code, EXIT.usage);
     assertUserError(await train(finished, "--overwrite", "--resume"), /--resume .* --overwrite/);
+    assertUserError(await train(finished, "--overwrite", "--stochastic-depth", "1"), /stochastic/i);
     assert.deepEqual(snapshot(finished), before);
   });
 
