@@ -1,18 +1,23 @@
 /** @file `snell train`: recipe + config file + flags -> datasets, backbone, adapters -> the training loop. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { ConfigError } from "../../errors.js";
 import { applyAdapters } from "../../peft/apply.js";
 import { writeFileAtomic } from "../../train/atomic.js";
 import type { JsonValue } from "../../train/checkpoint.js";
 import { RUN_FILES, train, TRAINER_DEFAULTS, type TrainerConfig } from "../../train/trainer.js";
 import { resolveTrainerConfig } from "../../train/trainer-config.js";
+import { resolveTrainerConfig } from "../../train/trainer-config.js";
 import { mergeConfigs, type ConfigObject } from "../config-file.js";
+import { inferNumClasses } from "../../data/label-check.js";
+import { withLastCheckpoint } from "../error-map.js";
+import { isExistingFile } from "../output-path.js";
 import { recipeNames } from "../recipes.js";
 import { checkResumeData, dataIdentity } from "../resume-data.js";
 import { checkOutFolder, prepareRunFolder } from "../run-folder.js";
 import { checkImageHeaders } from "../../data/preflight.js";
+import { runBehaviour, RUN_SEMANTICS } from "../run-behaviour.js";
 import {
   EXIT, interruptExit, layeredConfig, parseInteger, parseJsonObject, parseKeyValues, parseList, parseNumber, println, readRunJson, RUN_JSON,
   type CliContext,
@@ -25,11 +30,13 @@ export function addModelOptions(cmd: Command): Command {
     .option("--data <dir>", "dataset folder (VTAB-1k task folder by default)")
     .addOption(new Option("--dataset-format <fmt>", "layout of --data").choices([...DATASET_FORMATS]))
     .option("--fgvc-name <name>", "FGVC dataset (cub, nabirds, stanforddog, stanfordcars, oxfordflower); default: the folder name")
-    .option("--train-split <name>", "training split (vtab: train800val200, fgvc: trainval, imagefolder: train, idx: train)")
+    .option("--train-split <name>", "training split (vtab: train800val200, fgvc: train as the authors' --test runs, or trainval; imagefolder: train, idx: train)")
     .option("--eval-split <name>", "evaluation split (default test; imagefolder: test or val)")
     .option("--num-classes <n>", "class count (default: from the training labels)", parseInteger("--num-classes"))
     .addOption(new Option("--preprocess <preset>", "preprocessing preset").choices(["snell-vtab", "snell-fgvc", "timm"]))
-    .option("--model <name>", "ViT variant, e.g. vit_base_patch16_224.orig_in21k, or vit_test (tiny, random init)")
+    .option("--mean <list>", "normalisation mean, one value per model input channel (default: the backbone variant's; ImageNet's for RGB with the snell presets)", parseList)
+    .option("--std <list>", "normalisation std, one value per model input channel (with --mean)", parseList)
+    .option("--model <name>", "ViT variant, e.g. vit_base_patch16_224.orig_in21k, demo-vit-mnist04 (the shipped demo backbone), or vit_test (tiny, random init)")
     .option("--arch <k=v,...>", "architecture overrides, e.g. imgSize=32,depth=2", parseKeyValues)
     .option("--weights <file>", "backbone weights: .safetensors, .npz or .pth[.tar]")
     .addOption(new Option("--weights-format <fmt>", "layout of the weights file").choices([...WEIGHT_FORMATS]))
@@ -48,9 +55,26 @@ export function addModelOptions(cmd: Command): Command {
 
 const TRAINER_KEYS = Object.keys(TRAINER_DEFAULTS) as (keyof TrainerConfig)[];
 
-function trainerConfigOf(c: ConfigObject): Partial<TrainerConfig> {
+/** `--model-ema DECAY`: timm ModelEmaV2's decay, a number strictly between 0 and 1. */
+export function parseModelEma(v: string | number): number {
+  const n = typeof v === "number" ? v : Number(v);
+  if ((typeof v === "string" && v.trim() === "") || !(n > 0 && n < 1)) {
+    throw new InvalidArgumentError(`--model-ema must be a decay in (0, 1), e.g. 0.9999, got "${v}"`);
+  }
+  return n;
+}
+
+/** The trainer's part of a merged config; `modelEma` (the trainer's EMA decay, null = off) is passed as given. */
+export function trainerConfigOf(c: ConfigObject): Partial<TrainerConfig> {
   const out: Record<string, unknown> = {};
   for (const k of TRAINER_KEYS) if (c[k] !== undefined) out[k] = c[k];
+  if (c.modelEma !== undefined && c.modelEma !== null) {
+    try {
+      out.modelEma = parseModelEma(c.modelEma as number);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  }
   if (typeof out.evalEvery === "string" && out.evalEvery !== "authors") {
     const n = Number(out.evalEvery);
     if (!Number.isInteger(n)) throw new ConfigError(`--eval-every must be an integer or "authors", got "${out.evalEvery}"`);
@@ -75,9 +99,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--label-smoothing <x>", "cross-entropy label smoothing", parseNumber("--label-smoothing"))
     .option("--stochastic-depth <rate>", "stochastic depth of the backbone's blocks (timm's drop_path_rate; recipes: 0.1)", parseNumber("--stochastic-depth"))
     .option("--clip-grad <x>", "clip gradients to this global norm", parseNumber("--clip-grad"))
+    .option("--model-ema <decay>", "keep an EMA of the trained tensors (timm ModelEmaV2; the authors' FGVC SNELLA: 0.9999)", parseModelEma)
     .option("--eval-every <n>", "evaluate every N epochs (0: only at the end; 'authors': every 10th and the last 10)")
     .addOption(new Option("--eval-mode <mode>", "evaluate with adapters merged into the weights (fast) or through the unmerged graph").choices(["merged", "graph"]))
-    .option("--workers <n>", "image decode threads", parseInteger("--workers"))
+    .option("--workers <n>", "image decode threads (at most the cores)", parseInteger("--workers"))
+    .option("--threads <n>", "ONNX Runtime threads per graph (default: all cores; results differ in the last bits between counts)", parseInteger("--threads"))
+    .option("--allow-outside-paths", "let list files name images outside --data (absolute or ../ paths)")
     .option("--prefetch <n>", "batches decoded ahead", parseInteger("--prefetch"))
     .option("--skip-bad-images", "skip unreadable images (counted) instead of failing")
     .option("--drop-last", "drop a short last batch instead of padding it")
@@ -107,8 +134,8 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const spec = runSpecOf(c, fromRecipe);
   const [trainSplit, evalSplit] = defaultSplits(spec);
   const trainSet = readSplit(spec, spec.trainSplit ?? trainSplit, spec.numClasses);
-  const numClasses = spec.numClasses ?? trainSet.numClasses;
-  const evalSet = readSplit(spec, spec.evalSplit ?? evalSplit, numClasses);
+  const evalSet = readSplit(spec, spec.evalSplit ?? evalSplit, spec.numClasses);
+  const numClasses = inferNumClasses([{ name: spec.trainSplit ?? trainSplit, ds: trainSet }, { name: spec.evalSplit ?? evalSplit, ds: evalSet }], spec.numClasses);
   if (spec.datasetFormat === "imagefolder" && JSON.stringify(evalSet.classNames) !== JSON.stringify(trainSet.classNames)) {
     throw new ConfigError(`class folders differ between ${spec.trainSplit ?? trainSplit} (${trainSet.classNames?.join(", ")}) and ${spec.evalSplit ?? evalSplit} (${evalSet.classNames?.join(", ")})`);
   }
@@ -128,10 +155,18 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   delete (stored0 as ConfigObject).config;
   delete (stored0 as ConfigObject).json;
   delete (stored0 as ConfigObject).overwrite;
+  const transforms = { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) };
+  const trainerConfig = trainerConfigOf(c);
+  const behaviour = runBehaviour({
+    trainSplit: spec.trainSplit ?? trainSplit, evalSplit: spec.evalSplit ?? evalSplit, transforms,
+    modelEma: (trainerConfig as { modelEma?: number | null }).modelEma ?? null, semantics: RUN_SEMANTICS,
+  });
   const runJson = {
-    format: "snell-ts/run/1", config: stored0, spec, numClasses, dataIdentity: identity,
+    format: "snell-ts/run/1", config: stored0, spec, numClasses, behaviour, dataIdentity: identity,
     ...(trainSet.classNames ? { classNames: [...trainSet.classNames] } : {}),
   };
+  // Every trainer setting is checked before the first write too (train() checks them after run.json exists).
+  resolveTrainerConfig(trainerConfigOf(c));
   // Every trainer setting is checked before the first write too (train() checks them after run.json exists).
   resolveTrainerConfig(trainerConfigOf(c));
   // From here on this process is the folder's only writer; nothing was written before this point.
@@ -144,14 +179,18 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
     if (!c.resume) writeFileAtomic(path.join(out, RUN_JSON), JSON.stringify(runJson, null, 2) + "\n");
     else if (stored && dataNotes.length) writeFileAtomic(path.join(out, RUN_JSON), JSON.stringify(movedRunJson(stored, identity), null, 2) + "\n");
 
+    // A kill before the first checkpoint leaves run.json and no checkpoint: --resume then starts over.
+    const resume = Boolean(c.resume) && isExistingFile(path.join(out, RUN_FILES.checkpoint), "checkpoint");
+    if (c.resume && !resume) println(ctx.stderr, `no checkpoint in ${out} yet; training from the start`);
     result = await ctx.withInterrupt((signal) => (stopSignal = signal, train({
       model: pm, train: trainSet, eval: evalSet,
-      transforms: { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) },
-      config: trainerConfigOf(c), outDir: out, resume: Boolean(c.resume), signal,
+      transforms, config: trainerConfig, outDir: out, resume, signal,
       log: (line) => println(ctx.stderr, line),
       progress: c.progress === false ? false : { stream: ctx.stderr },
       runConfig: stored0 as unknown as JsonValue,
-    })));
+    }))).catch((e: unknown) => {
+      throw withLastCheckpoint(e, out, RUN_FILES.checkpoint);
+    });
   } finally {
     lock.release();
   }
