@@ -8,7 +8,6 @@ import { writeFileAtomic } from "../../train/atomic.js";
 import type { JsonValue } from "../../train/checkpoint.js";
 import { RUN_FILES, train, TRAINER_DEFAULTS, type TrainerConfig } from "../../train/trainer.js";
 import { resolveTrainerConfig } from "../../train/trainer-config.js";
-import { resolveTrainerConfig } from "../../train/trainer-config.js";
 import { mergeConfigs, type ConfigObject } from "../config-file.js";
 import { inferNumClasses } from "../../data/label-check.js";
 import { withLastCheckpoint } from "../error-map.js";
@@ -165,8 +164,6 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
     format: "snell-ts/run/1", config: stored0, spec, numClasses, behaviour, dataIdentity: identity,
     ...(trainSet.classNames ? { classNames: [...trainSet.classNames] } : {}),
   };
-  // Every trainer setting is checked before the first write too (train() checks them after run.json exists).
-  resolveTrainerConfig(trainerConfigOf(c));
   // Every trainer setting is checked before the first write too (train() checks them after run.json exists).
   resolveTrainerConfig(trainerConfigOf(c));
   // From here on this process is the folder's only writer; nothing was written before this point.
