@@ -1,7 +1,7 @@
 /** @file The training and evaluation batch sources of a run, for image datasets or tensors in memory. */
 import { DataLoader } from "../data/loader.js";
 import type { Dataset } from "../data/dataset.js";
-import { isRandom, type TransformSpec } from "../data/transforms.js";
+import { isRandom, transformMismatch, type TransformSpec } from "../data/transforms.js";
 import { ConfigError } from "../errors.js";
 import type { PeftModel } from "../peft/apply.js";
 import { imageShape } from "./step-spec.js";
@@ -25,9 +25,8 @@ export function loaderFor(pm: PeftModel, cfg: TrainerConfig, d: Dataset | Tensor
   if (isTensorData(d)) return new TensorLoader(d, shape[0] * shape[1] * shape[2], { batchSize, shuffle: isTrain, seed: cfg.seed, dropLast: isTrain && cfg.dropLast });
   const t = transforms?.[isTrain ? "train" : "eval"];
   if (!t) throw new ConfigError("train(): image datasets need `transforms` (train and eval TransformSpec)");
-  if (pm.cfg.inChans !== 3 || t.size !== pm.cfg.imgSize) {
-    throw new ConfigError(`the ${isTrain ? "train" : "eval"} transform gives 3x${t.size}x${t.size} images, the model takes ${shape.join("x")}`);
-  }
+  const mismatch = transformMismatch(t, pm.cfg.inChans, pm.cfg.imgSize);
+  if (mismatch) throw new ConfigError(`${isTrain ? "train" : "eval"}: ${mismatch}`);
   return new DataLoader(d, {
     batchSize, transform: t, shuffle: isTrain, seed: cfg.seed, dropLast: isTrain && cfg.dropLast, workers: cfg.workers,
     prefetch: cfg.prefetch, skipBadImages: cfg.skipBadImages, cache: cfg.cacheImages && !isRandom(t),

@@ -1,6 +1,6 @@
 /** @file Top-k predictions for image files through the same Evaluator and eval preprocessing that `snell eval` uses. */
 import { transformSample } from "../data/decode.js";
-import type { TransformSpec } from "../data/transforms.js";
+import { sampleLength, type TransformSpec } from "../data/transforms.js";
 import { rankClasses, type Evaluator } from "./evaluate.js";
 
 /** One ranked class. */
@@ -45,7 +45,7 @@ export async function predictFiles(
   { topK = 5, classNames }: { topK?: number; classNames?: readonly string[] } = {},
 ): Promise<ImagePrediction[]> {
   const B = evaluator.batchSize, C = evaluator.numClasses;
-  const per = 3 * transform.size * transform.size;
+  const per = sampleLength(transform);
   const out: ImagePrediction[] = [];
   for (let from = 0; from < files.length; from += B) {
     const chunk = files.slice(from, from + B);

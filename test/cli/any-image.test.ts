@@ -33,16 +33,14 @@ async function digitFolder(dir: string, channels: 1 | 4, perClass: number): Prom
 }
 
 /**
- * Until src/train/loaders.ts (loaderFor) asks transformMismatch() instead of requiring 3 channels, the
- * trainer refuses 1-channel models on image folders; these tests pass once it does (checked on a patched copy).
+ * The trainer asks transformMismatch() (src/train/loaders.ts), so 1-channel models train on image folders.
  */
-const TRAINER_TODO = { todo: "needs transformMismatch() in src/train/loaders.ts loaderFor (lead)" };
 
 const FAST = ["--epochs", "1", "--batch-size", "4", "--warmup-epochs", "0", "--method", "lora", "--rank", "2", "--no-progress"];
 const runJson = (out: string) => JSON.parse(fs.readFileSync(join(out, "run.json"), "utf8"));
 
 describe("the demo backbone on a user's own digits", () => {
-  test("grey PNGs: `snell train --model demo-vit-mnist04 --data DIR --out RUN`, no --arch, no --dataset-format", TRAINER_TODO, async () => {
+  test("grey PNGs: `snell train --model demo-vit-mnist04 --data DIR --out RUN`, no --arch, no --dataset-format", async () => {
     const data = join(tmp.dir, "digits");
     await digitFolder(data, 1, 4);
     assert.equal(detectLayout(data), "imagefolder");
@@ -56,7 +54,7 @@ describe("the demo backbone on a user's own digits", () => {
     assert.ok(fs.existsSync(join(out, "adapter", "adapter_model.safetensors")));
   });
 
-  test("RGBA PNGs and --mean/--std for the same 1-channel model", TRAINER_TODO, async () => {
+  test("RGBA PNGs and --mean/--std for the same 1-channel model", async () => {
     const data = join(tmp.dir, "rgba");
     await digitFolder(data, 4, 2);
     const out = join(tmp.dir, "run-rgba");
