@@ -10,7 +10,9 @@ import { fnv1a } from "../../src/ir/ops/random.js";
 import type { Value } from "../../src/ir/value.js";
 import { createVitParams, type VitConfig } from "../../src/models/vit.js";
 import { applyAdapters, graphRunInput } from "../../src/peft/apply.js";
+import { parsePeftConfig } from "../../src/peft/config.js";
 import { lora } from "../../src/peft/lora/index.js";
+import type { LoraConfig } from "../../src/peft/lora/config.js";
 import type { AdaptContext, SiteInfo } from "../../src/peft/method.js";
 import { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT, adapterDropPath } from "../../src/peft/site-regularisers.js";
 import { SNELL_DEFAULTS, snell, type SnellConfig } from "../../src/peft/snell/index.js";
@@ -95,6 +97,38 @@ describe("adapter drop-path drops whole samples", () => {
       assert.ok(keptSamples > 0 && keptSamples < 20 * B, `kept ${keptSamples} of ${20 * B}`);
     });
   }
+
+  test("LoRA's optional drop-path (the authors' LoRA baseline) also keeps or drops whole samples", async () => {
+    const site: SiteInfo = { path: "blocks.0.mlp.fc1", nIn: 6, nOut: 4, block: 0, kind: "fc1" };
+    const cfg = parsePeftConfig({ method: "lora", rank: 2, alpha: 2, dropout: 0, dropPath: 0.5 }) as LoraConfig;
+    assert.throws(() => parsePeftConfig({ method: "lora", dropPath: 1 }), /lora\.dropPath must be in \[0, 1\), got 1/);
+    const ps = new ParameterStore();
+    lora.init(ps, site, cfg, new Rng(3));
+    ps.set(`${site.path}.lora_B`, Float32Array.from({ length: 8 }, (_, i) => 1 + Math.cos(i)));
+    const g = new GraphBuilder();
+    const bind = new ParamBinder(g, ps);
+    const x = g.input("x", [B * T, site.nIn]), y = g.input("y", [B * T, site.nOut]);
+    const ri = graphRunInput(g);
+    g.output(lora.adapt({ g, bind, site, x, y, samples: B, train: true, runInput: ri }, cfg), "tr");
+    g.output(lora.adapt({ g, bind, site, x, y, samples: B, train: false, runInput: ri }, cfg), "ev");
+    const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+    const rng = new Rng(4);
+    const feeds: Record<string, Float32Array | BigInt64Array> = { x: Float32Array.from({ length: B * T * site.nIn }, () => rng.normal()), y: new Float32Array(B * T * site.nOut) };
+    for (const p of ps.trainable()) feeds[p.name] = p.data;
+    let kept = 0;
+    for (let s = 0; s < 20; s++) {
+      const r = await c.run({ ...feeds, lora_dropout_seed: BigInt64Array.of(BigInt(s)) });
+      const [tr, ev] = [r.tr!.data as Float32Array, r.ev!.data as Float32Array];
+      for (let b = 0; b < B; b++) {
+        const k = tr[b * T * site.nOut]! / ev[b * T * site.nOut]!;
+        assert.ok(Math.abs(k) < 1e-6 || Math.abs(k - 2) < 1e-5, `sample ${b}: factor ${k}`);
+        for (let i = b * T * site.nOut; i < (b + 1) * T * site.nOut; i++) assert.ok(Math.abs(tr[i]! - k * ev[i]!) <= 1e-5 * (1 + Math.abs(ev[i]!)));
+        if (k > 1) kept++;
+      }
+    }
+    await c.release();
+    assert.ok(kept > 0 && kept < 20 * B, `kept ${kept} of ${20 * B}`);
+  });
 
   test("PeftModel.forward groups each site's rows by image: adapter masks hold one value per image", () => {
     const vit: VitConfig = { imgSize: 16, patchSize: 8, inChans: 3, numClasses: 5, embedDim: 16, depth: 1, numHeads: 2, mlpRatio: 2, qkvBias: true, eps: 1e-6 };

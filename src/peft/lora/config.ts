@@ -11,6 +11,11 @@ export interface LoraConfig extends PeftCommonConfig {
   alpha: number;
   /** Dropout probability on the adapter input (training graph only); 0 turns it off. */
   dropout: number;
+  /**
+   * Optional drop-path on the LoRA branch's output, whole samples at a time (training graph only), as
+   * the authors' LoRA baseline (their TuningModule's DropPath(0.1)); absent or 0: off.
+   */
+  dropPath?: number;
 }
 
 /**
@@ -30,5 +35,6 @@ export function validateLora(cfg: LoraConfig): void {
   if (!Number.isInteger(cfg.rank) || cfg.rank < 1) throw new ConfigError(`lora.rank must be a positive integer, got ${cfg.rank}`);
   if (!Number.isFinite(cfg.alpha) || cfg.alpha <= 0) throw new ConfigError(`lora.alpha must be a positive number, got ${cfg.alpha}`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ConfigError(`lora.dropout must be in [0, 1), got ${cfg.dropout}`);
+  if (cfg.dropPath !== undefined && !(cfg.dropPath >= 0 && cfg.dropPath < 1)) throw new ConfigError(`lora.dropPath must be in [0, 1), got ${cfg.dropPath}`);
   if (cfg.targetModules.length === 0) throw new ConfigError("lora.targetModules must list at least one module");
 }

@@ -2,10 +2,11 @@
 import type { ParameterStore } from "../../ir/parameters.js";
 import { kaimingUniform } from "../../random.js";
 import type { PeftMethod, SiteInfo } from "../method.js";
-import { adapterInputDropout } from "../site-regularisers.js";
+import { fnv1a } from "../../ir/ops/random.js";
+import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
 import { LORA_DEFAULTS, validateLora, type LoraConfig } from "./config.js";
 
-/** Run input holding the per-step dropout seed (int64 scalar), declared only when dropout > 0. */
+/** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when one is on. */
 export const LORA_SEED_INPUT = "lora_dropout_seed";
 
 /** The feed for `LORA_SEED_INPUT` at a step: any int64 works; (seed, step) makes masks reproducible on resume. */
@@ -18,25 +19,30 @@ const B = (site: SiteInfo) => `${site.path}.lora_B`;
 
 /**
  * LoRA (Hu et al. 2021). A [nIn, r] is kaiming-uniform(a = sqrt 5) as torch's nn.Linear, B [r, nOut] zeros.
- * The output is y + (alpha / r) * (x A) B; dropout (train only) acts on x before A.
+ * The output is y + DropPath((alpha / r) * (Dropout(x) A) B), the regularisers in training graphs only.
  */
 export const lora: PeftMethod<LoraConfig> = {
   name: "lora",
   prefix: "lora_",
   defaults: LORA_DEFAULTS,
   validate: validateLora,
+  optionalFields: ["dropPath"],
   init(params, site, cfg, rng) {
     params.add(A(site), [site.nIn, cfg.rank], kaimingUniform(rng, site.nIn * cfg.rank, site.nIn), { trainable: true });
     params.add(B(site), [cfg.rank, site.nOut], new Float32Array(cfg.rank * site.nOut), { trainable: true });
   },
-  adapt({ g, bind, site, x, y, train, runInput }, cfg) {
+  adapt({ g, bind, site, x, y, train, runInput, samples }, cfg) {
     const scale = cfg.alpha / cfg.rank;
     // q, k and v read one input value and share its dropped-out copy (ADAPTER_INPUT_DROPOUT).
     const xin = train && cfg.dropout > 0 ? adapterInputDropout(g, x, cfg.dropout, runInput(LORA_SEED_INPUT, [], "int64"), "lora_dropout") : x;
     // Scale the rank-r intermediate, the smallest tensor on the path.
     let h = g.MatMul(xin, bind.get(A(site)));
     if (scale !== 1) h = g.Mul(h, g.scalar(scale, h.dtype));
-    return g.Add(y, g.MatMul(h, bind.get(B(site))));
+    const out = g.MatMul(h, bind.get(B(site)));
+    const dropPath = train ? cfg.dropPath ?? 0 : 0;
+    if (dropPath === 0) return g.Add(y, out);
+    // whole samples, one draw per site (each of the authors' TuningModules has its own DropPath)
+    return g.Add(y, adapterDropPath(g, out, dropPath, runInput(LORA_SEED_INPUT, [], "int64"), fnv1a(`${site.path}/lora_drop_path`), samples));
   },
   delta(params: ParameterStore, site, cfg) {
     return lowRankProduct(params.get(A(site)).data, params.get(B(site)).data, site.nIn, cfg.rank, site.nOut, cfg.alpha / cfg.rank);
