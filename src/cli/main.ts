@@ -54,17 +54,26 @@ export function processContext(): CliContext {
   };
 }
 
+/** Commander's streams; its usage errors get the "snell: " prefix every other error line has. */
+function output(ctx: CliContext) {
+  return {
+    writeOut: (s: string) => ctx.stdout.write(s),
+    writeErr: (s: string) => ctx.stderr.write(s),
+    outputError: (s: string, write: (s: string) => void) => write(s.startsWith("error:") ? `snell: ${s}` : s),
+  };
+}
+
 /** Builds the program with every available command registered on `ctx`. */
 export async function buildProgram(ctx: CliContext): Promise<Command> {
   const program = new Command("snell")
     .description("parameter-efficient fine-tuning of vision transformers with SNELL (sparse kernelized LoRA) on ONNX Runtime")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
+    .configureOutput(output(ctx));
   for (const name of COMMANDS) (await loadCommand(name))?.register(program, ctx);
   program.hook("preAction", (_program, action) => preAction(action, ctx));
   for (const c of program.commands) {
-    c.exitOverride().showHelpAfterError("(run with --help for usage)").configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
+    c.exitOverride().showHelpAfterError("(run with --help for usage)").configureOutput(output(ctx));
   }
   return program;
 }

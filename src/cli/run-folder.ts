@@ -56,10 +56,7 @@ export function prepareRunFolder(out: string, opts: { resume?: unknown; overwrit
   try {
     checkOutFolder(out, opts);
     cleanLeftovers(out);
-    if (opts.overwrite) {
-      for (const f of RUN_FOLDER_FILES) fs.rmSync(path.join(out, f), { force: true });
-      for (const d of RUN_FOLDER_DIRS) fs.rmSync(path.join(out, d), { recursive: true, force: true });
-    }
+    if (opts.overwrite) setAsidePrevious(out);
     return lock;
   } catch (e) {
     lock.release();
@@ -76,4 +73,36 @@ export function cleanLeftovers(out: string): void {
     const m = new RegExp(`^\\${LOCK_FILE}\\.(\\d+)\\.[0-9a-f]+\\.(tmp|stale)$`).exec(n);
     if (m && !pidAlive(Number(m[1]))) fs.rmSync(path.join(out, n), { force: true });
   }
+}
+
+/**
+ * Where --overwrite keeps the previous run until the new one has finished: a failed replacement (bad
+ * image mid-epoch, NaN loss, full disk) puts it back, so only a successful train changes the folder.
+ */
+export const PREVIOUS_RUN = ".previous-run.old";
+
+function moveRunFiles(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true });
+  for (const n of [...RUN_FOLDER_FILES, ...RUN_FOLDER_DIRS]) {
+    if (fs.existsSync(path.join(from, n))) fs.renameSync(path.join(from, n), path.join(to, n));
+  }
+}
+
+/** Moves the previous run's files into `<out>/.previous-run.old/` (replacing an older aside). */
+export function setAsidePrevious(out: string): void {
+  const aside = path.join(out, PREVIOUS_RUN);
+  fs.rmSync(aside, { recursive: true, force: true });
+  moveRunFiles(out, aside);
+}
+
+/** After a --overwrite train: success drops the previous run; failure removes the new files and restores it. */
+export function settlePrevious(out: string, succeeded: boolean): void {
+  const aside = path.join(out, PREVIOUS_RUN);
+  if (!fs.existsSync(aside)) return;
+  if (!succeeded) {
+    for (const f of RUN_FOLDER_FILES) fs.rmSync(path.join(out, f), { force: true });
+    for (const d of RUN_FOLDER_DIRS) fs.rmSync(path.join(out, d), { recursive: true, force: true });
+    moveRunFiles(aside, out);
+  }
+  fs.rmSync(aside, { recursive: true, force: true });
 }

@@ -14,7 +14,7 @@ import { withLastCheckpoint } from "../error-map.js";
 import { isExistingFile } from "../output-path.js";
 import { recipeNames } from "../recipes.js";
 import { checkResumeData, dataIdentity } from "../resume-data.js";
-import { checkOutFolder, prepareRunFolder } from "../run-folder.js";
+import { checkOutFolder, prepareRunFolder, settlePrevious } from "../run-folder.js";
 import { checkImageHeaders } from "../../data/preflight.js";
 import { runBehaviour, RUN_SEMANTICS } from "../run-behaviour.js";
 import {
@@ -168,6 +168,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   resolveTrainerConfig(trainerConfigOf(c));
   // From here on this process is the folder's only writer; nothing was written before this point.
   const lock = prepareRunFolder(out, c);
+  let failed = true;
   let stopSignal = null as AbortSignal | null;
   let result: Awaited<ReturnType<typeof train>>;
   try {
@@ -188,7 +189,10 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
     }))).catch((e: unknown) => {
       throw withLastCheckpoint(e, out, RUN_FILES.checkpoint);
     });
+    failed = false;
   } finally {
+    // --overwrite: the old run comes back unless the new one got through (an interrupt keeps the new, resumable one).
+    if (c.overwrite) settlePrevious(out, !failed);
     lock.release();
   }
   if (result.interrupted) {
