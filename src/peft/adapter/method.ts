@@ -3,6 +3,7 @@ import { fnv1a } from "../../ir/ops/random.js";
 import { kaimingUniform } from "../../random.js";
 import type { PeftMethod, SiteInfo } from "../method.js";
 import { ADAPTER_DEFAULTS, validateAdapter, type AdapterConfig } from "./config.js";
+import { hashedSeedFeed, seedFeeds } from "../seeds.js";
 
 /** Run input holding the per-step dropout seed (int64 scalar), declared only when dropout > 0. */
 export const ADAPTER_SEED_INPUT = "adapter_dropout_seed";
@@ -23,6 +24,7 @@ export const adapter: PeftMethod<AdapterConfig> = {
   prefix: "adapter_",
   defaults: ADAPTER_DEFAULTS,
   validate: validateAdapter,
+  runtime: (ctx) => ({ feeds: seedFeeds(ctx.seed, { [ADAPTER_SEED_INPUT]: (step, seed) => hashedSeedFeed("adapter", seed, step) }) }),
   init(params, site, cfg, rng) {
     const n = cfg.placement === "sequential" ? site.nOut : site.nIn, d = cfg.bottleneck, m = site.nOut;
     const p = names(site);

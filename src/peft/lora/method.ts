@@ -5,6 +5,7 @@ import type { PeftMethod, SiteInfo } from "../method.js";
 import { fnv1a } from "../../ir/ops/random.js";
 import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
 import { LORA_DEFAULTS, validateLora, type LoraConfig } from "./config.js";
+import { seedFeeds } from "../seeds.js";
 
 /** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when one is on. */
 export const LORA_SEED_INPUT = "lora_dropout_seed";
@@ -27,6 +28,7 @@ export const lora: PeftMethod<LoraConfig> = {
   defaults: LORA_DEFAULTS,
   validate: validateLora,
   optionalFields: ["dropPath"],
+  runtime: (ctx) => ({ feeds: seedFeeds(ctx.seed, { [LORA_SEED_INPUT]: loraSeedFeed }) }),
   init(params, site, cfg, rng) {
     params.add(A(site), [site.nIn, cfg.rank], kaimingUniform(rng, site.nIn * cfg.rank, site.nIn), { trainable: true });
     params.add(B(site), [cfg.rank, site.nOut], new Float32Array(cfg.rank * site.nOut), { trainable: true });

@@ -14,6 +14,7 @@ import { defaultAbg, defaultC, kernelMatrix, mixKernel } from "./kernel.js";
 import { fusedSite, fusedSiteApplies } from "./site.js";
 import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
 import { sparsify, type ZeroSparsity } from "./sparsify.js";
+import { snellRuntime } from "./runtime.js";
 
 /** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when used. */
 export const SNELL_SEED_INPUT = "snell_dropout_seed";
@@ -154,6 +155,7 @@ export const snell: PeftMethod<SnellConfig> = {
   prefix: "snell_",
   defaults: SNELL_DEFAULTS,
   validate: validateSnell,
+  runtime: (ctx) => snellRuntime(ctx),
   init(params, site, cfg, rng) {
     initSnellParams(params, site, cfg, rng, "snell_");
   },
