@@ -95,7 +95,7 @@ describe("recipes", () => {
     assert.deepEqual([layer.method, layer.rank, layer.alpha, layer.dropout, layer.dropPath], ["lora", 8, 8, 0.1, 0.1]);
     assert.equal(layer.sparsity, undefined);
   });
-  test("the LoRA variant's drop-path reaches the LoRA config", { todo: "LoraConfig has no dropPath field yet (src/peft/lora/config.ts)" }, () => {
+  test("the LoRA variant's drop-path reaches the LoRA config", () => {
     const layer = recipeLayer("vtab/cifar-lora");
     const peft = peftConfigOf(layer, new Set(Object.keys(layer)));
     assert.deepEqual([peft.method, peft.rank, peft.alpha, peft.dropout, peft.dropPath], ["lora", 32, 32, 0.1, 0.1]);
