@@ -8,12 +8,14 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { EXIT } from "../../src/cli/commands/context.js";
+import { EXIT, type CliContext } from "../../src/cli/commands/context.js";
 import { ConfigError } from "../../src/errors.js";
 import { capWorkers, checkOptions, NUMERIC_OPTIONS } from "../../src/cli/option-rules.js";
 import { recipeLayer } from "../../src/cli/commands/setup.js";
 import { recipeNames } from "../../src/cli/recipes.js";
 import { TRAINER_DEFAULTS } from "../../src/train/trainer.js";
+import { MAPPED_ERRNOS } from "../../src/cli/error-map.js";
+import { reportError } from "../../src/cli/main.js";
 import { inProcess } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
 
@@ -130,5 +132,29 @@ describe("small cases (item 13)", () => {
   test('--out "" is an error', async () => {
     assertOneLine(await inProcess(["train", "--data", task, ...COMMON, "--out", ""]), /--out must name a path, got an empty string/);
     assertOneLine(await inProcess(["eval", "--out", ""]), /--out must name a path/);
+  });
+});
+
+describe("the error mapper (item 6)", () => {
+  const report = (e: unknown) => {
+    let err = "";
+    const code = reportError(e, { stderr: { write: (t: string) => (err += t) } } as unknown as CliContext);
+    return { code, err };
+  };
+
+  test("every mapped errno is one line naming the path and the code; a full disk is a failure (1), the rest bad input (2)", () => {
+    for (const code of MAPPED_ERRNOS) {
+      const r = report(Object.assign(new Error(`${code}: something, open '/runs/x'`), { code, syscall: "open", path: "/runs/x" }));
+      assert.equal(r.code, code === "ENOSPC" || code === "EDQUOT" ? EXIT.failure : EXIT.usage, code);
+      assert.match(r.err, new RegExp(`^snell: error: /runs/x: .+ \\(${code} in open\\)\\n$`), code);
+    }
+  });
+
+  test("allocation failures are one line; an unmapped error still shows its stack", () => {
+    const r = report(new RangeError("Array buffer allocation failed"));
+    assert.equal(r.code, EXIT.failure);
+    assert.match(r.err, /^snell: error: out of memory \(Array buffer allocation failed\); use a smaller model, batch size or image size\n$/);
+    const bug = report(new TypeError("x is not a function"));
+    assert.match(bug.err, /internal error: TypeError: x is not a function\n\s+at /);
   });
 });
