@@ -7,10 +7,11 @@
  * the errno for paths under the run folder, exactly as the kernel would report it.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import nodeFs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -204,6 +205,16 @@ describe("list paths, threads, workers, early kills (item 13)", () => {
     assert.equal((await inProcess(["eval", "--out", out, "--threads", "1"])).code, 0);
     const img = join(task, fs.readFileSync(join(task, "test.txt"), "utf8").split(" ")[0]!);
     assert.equal((await inProcess(["predict", "--out", out, "--threads", "1", img])).code, 0);
+  });
+
+  test("a kill before run.json leaves only a stale lock, which blocks neither a new train nor says more than one line to --resume", async () => {
+    const out = at("earliest");
+    fs.mkdirSync(out);
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+    fs.writeFileSync(join(out, ".lock"), JSON.stringify({ pid: dead, host: hostname() }));
+    assertOneLine(await inProcess(["train", "--resume", "--out", out]), /nothing to resume: .*run\.json does not exist \(train without --resume first\)/);
+    const r = await inProcess(["train", "--data", task, ...COMMON, "--epochs", "1", "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   test("a kill before the first checkpoint leaves nothing that blocks --resume", async () => {
