@@ -1,0 +1,90 @@
+/**
+ * @file The Backbone seam (the contract; implemented by models/vit.ts, swin.ts, convnext.ts): what every architecture (ViT, Swin,
+ * ConvNeXt) gives the rest of the library. Nothing outside src/models names an architecture.
+ */
+import type { GraphBuilder } from "../ir/builder.js";
+import type { ParamBinder, ParameterStore } from "../ir/parameters.js";
+import type { Value } from "../ir/value.js";
+import type { Rng } from "../random.js";
+
+/** One frozen linear layer a method may adapt (moved here from peft/method.ts; peft re-exports it). */
+export interface SiteInfo {
+  /** Module path in timm's naming: "blocks.3.attn.q", "layers.1.blocks.0.mlp.fc1", "stages.2.blocks.5.mlp.fc2", "head" / "head.fc". */
+  readonly path: string;
+  readonly nIn: number;
+  readonly nOut: number;
+  /** Running block index over the whole network (for the `layers` selector), null outside blocks (head). */
+  readonly block: number | null;
+  /** The last path component: "q" | "k" | "v" | "proj" | "fc1" | "fc2" | "head" | "fc" ... */
+  readonly kind: string;
+}
+
+/** Where a site's frozen weight lives (merge, export, fused SNELL site). */
+export interface SiteWeight {
+  /** Parameter name of the whole frozen weight [rows, nIn] in timm's layout. */
+  weight: string;
+  bias: string | null;
+  /** First row of the site inside `weight` (q/k/v: thirds of the fused qkv). */
+  rowOffset: number;
+}
+
+/** A site's frozen linear layer as graph values (unchanged from today's FrozenLinear). */
+export interface FrozenLinear {
+  weight: Value;
+  bias: Value | null;
+  rows: readonly [number, number];
+}
+
+/**
+ * Called at every adaptable site with its input x [M, nIn] (rows in `samples` contiguous groups: one
+ * per image for MLP sites and ViT attention, one per window for Swin attention — the unit of adapter
+ * drop-path), the frozen layer's output y [M, nOut] and a builder of the frozen layer; returns the output.
+ */
+export type SiteHook = (site: SiteInfo, x: Value, y: Value, frozen: () => FrozenLinear, samples: number) => Value;
+
+export interface BackboneForwardOptions {
+  adapt?: SiteHook;
+  /** Pooled features instead of logits. */
+  features?: boolean;
+  /** Backbone stochastic depth in training graphs: rates per block as timm's linspace(0, rate, depth). */
+  dropPath?: { rate: number; seed: Value };
+}
+
+/** What every architecture config holds (each adds its own fields). */
+export interface BackboneConfigBase {
+  arch: "vit" | "swin" | "convnext";
+  imgSize: number;
+  inChans: number;
+  /** 0: no head (features). */
+  numClasses: number;
+}
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: "trunc" | "head" | "zeros" | "ones" | "cls" | string;
+  /** AdamW weight decay applies (not for 1-D params, tokens, position tables). */
+  decay: boolean;
+}
+
+/** One architecture: a plain object per file (models/vit.ts, models/swin.ts, models/convnext.ts), registered by `arch`. */
+export interface Backbone<C extends BackboneConfigBase = BackboneConfigBase> {
+  readonly arch: C["arch"];
+  validate(cfg: C): void;
+  /** Every parameter in timm's state-dict order, with timm's names and shapes. */
+  paramSpecs(cfg: C): ParamSpec[];
+  createParams(cfg: C, rng: Rng): ParameterStore;
+  /** Adaptable sites in forward order. */
+  sites(cfg: C): SiteInfo[];
+  siteWeight(cfg: C, site: SiteInfo): SiteWeight;
+  /** Module patterns adapted by default (the authors'): ViT/Swin q, k, v, proj, fc1, fc2; ConvNeXt fc1, fc2. */
+  defaultTargets: readonly string[];
+  /** Backbone tensors the authors train besides adapters: ViT head + cls_token; Swin head; ConvNeXt head.fc + head.norm. */
+  defaultTrained: readonly string[];
+  /** images [B, inChans, imgSize, imgSize] -> logits [B, numClasses] (or pooled features). */
+  forward(g: GraphBuilder, bind: ParamBinder, cfg: C, images: Value, opts?: BackboneForwardOptions): Value;
+  /** "ViT 768x12", "Swin 128/[2,2,18,2]", "ConvNeXt [128..1024]/[3,3,27,3]" for messages. */
+  describe(cfg: C): string;
+  /** Checkpoint key maps from other layouts (original releases, HF) to ours; see models/checkpoint-filter.ts. */
+  checkpointFilter?(tensors: Map<string, unknown>, cfg: C): Map<string, unknown>;
+}
