@@ -6,6 +6,7 @@ import type { GraphBuilder } from "../ir/builder.js";
 import type { ParamBinder, ParameterStore } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import type { Rng } from "../random.js";
+import type { PretrainedCfg } from "./pretrained.js";
 
 /** One frozen linear layer a method may adapt (moved here from peft/method.ts; peft re-exports it). */
 export interface SiteInfo {
@@ -52,7 +53,11 @@ export interface BackboneForwardOptions {
 
 /** What every architecture config holds (each adds its own fields). */
 export interface BackboneConfigBase {
-  arch: "vit" | "swin" | "convnext";
+  /**
+   * Which registered backbone builds it ("vit", "swin", "convnext", or one a user registers).
+   * Absent means "vit": configs stored before backbones had names (adapter files, checkpoints) still load.
+   */
+  arch?: string;
   imgSize: number;
   inChans: number;
   /** 0: no head (features). */
@@ -67,9 +72,35 @@ export interface ParamSpec {
   decay: boolean;
 }
 
+/** Preprocessing and provenance of one pretrained tag (timm's pretrained_cfg); see models/pretrained.ts. */
+export type { PretrainedCfg } from "./pretrained.js";
+
+/** A model name resolved to the config to build (`--model NAME`, see models/registry.ts resolveVariant). */
+export interface ModelVariant<C extends BackboneConfigBase = BackboneConfigBase> {
+  /** Full name, "arch.tag" ("arch" alone when no pretrained tag exists), or a named model. */
+  name: string;
+  /** timm's architecture name ("vit_base_patch16_224", "swin_base_patch4_window7_224"). */
+  arch: string;
+  tag: string | null;
+  config: C;
+  /** Preprocessing for this tag (timm's defaults for an untagged arch); null for random-init test models. */
+  pretrained: PretrainedCfg | null;
+}
+
+/** The model names one backbone answers to. */
+export interface VariantSource<C extends BackboneConfigBase = BackboneConfigBase> {
+  /** Every valid name (for "did you mean" lists). */
+  names(): string[];
+  /** The variant, or null when `name` is not one of this backbone's; ConfigError for bad overrides. */
+  resolve(name: string, overrides: Readonly<Record<string, unknown>>): ModelVariant<C> | null;
+}
+
 /** One architecture: a plain object per file (models/vit.ts, models/swin.ts, models/convnext.ts), registered by `arch`. */
 export interface Backbone<C extends BackboneConfigBase = BackboneConfigBase> {
-  readonly arch: C["arch"];
+  readonly arch: string;
+  /** Every field of C: `--arch key=value` overrides are checked against it. */
+  readonly configKeys: readonly string[];
+  /** Throws ConfigError naming the first inconsistent field. */
   validate(cfg: C): void;
   /** Every parameter in timm's state-dict order, with timm's names and shapes. */
   paramSpecs(cfg: C): ParamSpec[];
@@ -87,4 +118,6 @@ export interface Backbone<C extends BackboneConfigBase = BackboneConfigBase> {
   describe(cfg: C): string;
   /** Checkpoint key maps from other layouts (original releases, HF) to ours; see models/checkpoint-filter.ts. */
   checkpointFilter?(tensors: Map<string, unknown>, cfg: C): Map<string, unknown>;
+  /** The model names (timm archs and tags, named models) that build this backbone. */
+  readonly variants?: VariantSource<C>;
 }

@@ -3,38 +3,17 @@
  * tag's preprocessing (timm's default_cfgs in vision_transformer.py) and where its weights come from.
  */
 import { ConfigError, unknownName } from "../errors.js";
+import { IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD, type PretrainedCfg } from "./pretrained.js";
 import { validateVitConfig, type VitConfig } from "./vit.js";
 
 /** Which layout a checkpoint file uses; checkpointFilter renames each to timm keys. */
 export type CheckpointSource = "timm" | "npz" | "mae" | "mocov3";
 
-export const IMAGENET_DEFAULT_MEAN = [0.485, 0.456, 0.406] as const;
-export const IMAGENET_DEFAULT_STD = [0.229, 0.224, 0.225] as const;
-/** timm's IMAGENET_INCEPTION_MEAN/STD: the Google ViT checkpoints expect inputs in [-1, 1]. */
-export const IMAGENET_INCEPTION_MEAN = [0.5, 0.5, 0.5] as const;
-export const IMAGENET_INCEPTION_STD = [0.5, 0.5, 0.5] as const;
+export { IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD, type PretrainedCfg } from "./pretrained.js";
 
-/** Preprocessing and provenance of one pretrained tag (timm's pretrained_cfg). */
-export interface PretrainedCfg {
-  /** Per-channel normalisation. NOTE: SNELL's own runs normalise every backbone with ImageNet mean/std
-   *  (IMAGENET_DEFAULT_*), even the in21k ViT whose tag says 0.5/0.5; follow the paper's choice to reproduce it. */
-  mean: readonly number[];
-  std: readonly number[];
-  /** [channels, height, width]. */
-  inputSize: readonly [number, number, number];
-  interpolation: "bicubic" | "bilinear";
-  /** Resize to size / cropPct, then center-crop to size. */
-  cropPct: number;
-  /** Classes of the head stored in the checkpoint; 0 when it has none (timm drops invalid in21k heads). */
-  numClasses: number;
-  /** Layout of the weight file. */
+/** A ViT tag's pretrained_cfg: its layout is one checkpointFilter knows. */
+export interface VitPretrainedCfg extends PretrainedCfg {
   source: CheckpointSource;
-  url?: string;
-  /** Hugging Face Hub repository (timm/<arch>.<tag>) holding a safetensors copy. */
-  hfHubId?: string;
-  license?: string;
-  /** Weights shipped with this package, as a path from the package root (loaded when no --weights is given). */
-  file?: string;
 }
 
 type Arch = Pick<VitConfig, "imgSize" | "patchSize" | "embedDim" | "depth" | "numHeads">;
@@ -69,7 +48,7 @@ const AUGREG_21K = {
 } as const;
 
 /** timm's _cfg defaults for ViT. */
-function cfg(over: Partial<PretrainedCfg> = {}): PretrainedCfg {
+function cfg(over: Partial<VitPretrainedCfg> = {}): VitPretrainedCfg {
   return {
     mean: IMAGENET_INCEPTION_MEAN, std: IMAGENET_INCEPTION_STD, inputSize: [3, 224, 224], interpolation: "bicubic",
     cropPct: 0.9, numClasses: 1000, source: "timm", license: "apache-2.0", ...over,
@@ -79,7 +58,7 @@ const at384 = { inputSize: [3, 384, 384], cropPct: 1.0 } as const;
 const hub = (name: string) => `timm/${name}`;
 
 /** Pretrained tags by full name "arch.tag"; the first tag of an arch is its default. */
-export const VIT_PRETRAINED: Record<string, PretrainedCfg> = {
+export const VIT_PRETRAINED: Record<string, VitPretrainedCfg> = {
   // Original Google ViT, ImageNet-21k (SNELL's main backbone: ViT-B_16.npz). timm's copy has no head.
   "vit_base_patch16_224.orig_in21k": cfg({ numClasses: 0, hfHubId: hub("vit_base_patch16_224.orig_in21k") }),
   // "_npz" tags are ours, not timm's: Google's original files, which SNELL's scripts load.
@@ -132,7 +111,7 @@ export const NAMED_VITS = {
       file: "demo/pretrained-vit-mnist04.safetensors",
     }),
   },
-} as const satisfies Record<string, { config: VitConfig; pretrained: PretrainedCfg }>;
+} as const satisfies Record<string, { config: VitConfig; pretrained: VitPretrainedCfg }>;
 
 export type NamedVitName = keyof typeof NAMED_VITS;
 
@@ -144,7 +123,7 @@ export interface VitVariant {
   tag: string | null;
   config: VitConfig;
   /** Preprocessing for this tag; timm's defaults for an untagged arch. */
-  pretrained: PretrainedCfg;
+  pretrained: VitPretrainedCfg;
 }
 
 /** Every valid name: architectures and "arch.tag" pairs. */
@@ -170,13 +149,20 @@ function validated(full: string, config: VitConfig, overrides: Partial<VitConfig
  * const { config, pretrained } = vitVariant("vit_base_patch16_224.orig_in21k", { numClasses: 100 });
  */
 export function vitVariant(name: string, overrides: Partial<VitConfig> = {}): VitVariant {
+  const v = vitVariantOrNull(name, overrides);
+  if (!v) throw unknownName("ViT variant", name, vitVariantNames());
+  return v;
+}
+
+/** vitVariant, or null when `name` is no ViT name (the ViT backbone's VariantSource.resolve). */
+export function vitVariantOrNull(name: string, overrides: Partial<VitConfig> = {}): VitVariant | null {
   if (Object.prototype.hasOwnProperty.call(NAMED_VITS, name)) {
     const n = NAMED_VITS[name as NamedVitName];
     return { name, arch: name as NamedVitName, tag: null, config: validated(name, { ...n.config, ...overrides }, overrides), pretrained: n.pretrained };
   }
   const dot = name.indexOf(".");
   const archName = dot < 0 ? name : name.slice(0, dot);
-  if (!Object.prototype.hasOwnProperty.call(VIT_ARCHS, archName)) throw unknownName("ViT variant", name, vitVariantNames());
+  if (!Object.prototype.hasOwnProperty.call(VIT_ARCHS, archName)) return null;
   const arch = archName as VitArchName;
   let tag: string | null = dot < 0 ? null : name.slice(dot + 1);
   if (tag === null) {
@@ -186,7 +172,7 @@ export function vitVariant(name: string, overrides: Partial<VitConfig> = {}): Vi
   const full = tag === null ? arch : `${arch}.${tag}`;
   const a: Arch = VIT_ARCHS[arch];
   const known = tag === null ? cfg({ inputSize: [3, a.imgSize, a.imgSize] }) : VIT_PRETRAINED[full];
-  if (!known) throw unknownName("ViT variant", name, vitVariantNames());
+  if (!known) return null;
   const config = validated(full, { ...a, inChans: 3, numClasses: known.numClasses, mlpRatio: 4, qkvBias: true, eps: 1e-6, ...overrides }, overrides);
   return { name: full, arch, tag, config, pretrained: known };
 }

@@ -6,12 +6,15 @@ import { ConfigError, ShapeError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
-import type { FrozenLinear, SiteInfo } from "../peft/method.js";
+import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteHook, SiteInfo, SiteWeight } from "./backbone.js";
 import { fnv1a } from "../ir/ops/random.js";
 import { truncNormal, type Rng } from "../random.js";
+import { vitVariantNames, vitVariantOrNull } from "./vit-variants.js";
 
 /** Architecture of a ViT with a class token, pre-norm blocks and a linear head (timm's VisionTransformer defaults). */
 export interface VitConfig {
+  /** The backbone's name in models/registry.ts; optional so configs written before it existed still type. */
+  arch?: "vit";
   /** Square input side in pixels; the pos_embed table is sized for it. */
   imgSize: number;
   patchSize: number;
@@ -27,20 +30,23 @@ export interface VitConfig {
   eps: number;
 }
 
-/**
- * Called at every adaptable site with its input x, the frozen layer's output y and a builder of the
- * frozen weight [nOut, nIn] and bias (for methods that fold an update into them); returns the site's output.
- */
-export type SiteHook = (site: SiteInfo, x: Value, y: Value, frozen: () => FrozenLinear) => Value;
+export type { SiteHook } from "./backbone.js";
 
 /** A parameter's name, shape and how it starts. */
-export interface VitParamSpec {
-  name: string;
-  shape: number[];
+export interface VitParamSpec extends ParamSpec {
   /** "head": timm's trunc_normal_(std=0.02), cut at absolute +-2 (the other "trunc" weights cut at +-2 std). */
   init: "trunc" | "head" | "zeros" | "ones" | "cls";
-  decay: boolean;
 }
+
+/** Every field of VitConfig but `arch` (the `--arch key=value` keys; kept complete by the check below). */
+export const VIT_CONFIG_KEYS = [
+  "imgSize", "patchSize", "inChans", "numClasses", "embedDim", "depth", "numHeads", "mlpRatio", "qkvBias", "eps",
+] as const satisfies readonly (keyof VitConfig)[];
+
+// A compile error here means VitConfig gained a field the list above lacks.
+type Missing = Exclude<keyof VitConfig, (typeof VIT_CONFIG_KEYS)[number] | "arch">;
+const _complete: Missing extends never ? true : never = true;
+void _complete;
 
 /** Throws ConfigError naming the first inconsistent field. */
 export function validateVitConfig(cfg: VitConfig): void {
@@ -144,18 +150,21 @@ export function vitSites(cfg: VitConfig): SiteInfo[] {
   return out;
 }
 
-/** Options of the forward functions. */
-export interface VitForwardOptions {
-  /** Rewrites each site's output (PEFT methods); identity when absent. */
-  adapt?: SiteHook;
-  /** Return the pooled, normalised class token [B, D] instead of logits (timm's pre_logits). */
-  features?: boolean;
-  /**
-   * Stochastic depth for training graphs (timm's drop_path_rate): block i drops each sample's
-   * residual branches with probability rate * i / (depth - 1); masks hash `seed` (int64, fed per step).
-   */
-  dropPath?: { rate: number; seed: Value };
+/** The weight a site reads: q, k and v are thirds of timm's fused qkv, every other site its own linear. */
+export function vitSiteWeight(cfg: VitConfig, site: SiteInfo): SiteWeight {
+  const m = /^(blocks\.\d+\.attn)\.(q|k|v)$/.exec(site.path);
+  if (m) return { weight: `${m[1]}.qkv.weight`, bias: cfg.qkvBias ? `${m[1]}.qkv.bias` : null, rowOffset: "qkv".indexOf(m[2]!) * site.nOut };
+  return { weight: `${site.path}.weight`, bias: `${site.path}.bias`, rowOffset: 0 };
 }
+
+/**
+ * Options of the forward functions: `adapt` rewrites each site's output (PEFT methods; its `samples`
+ * is the batch size, every ViT site's rows being grouped by image); `features` returns the pooled,
+ * normalised class token [B, D] (timm's pre_logits); `dropPath` is stochastic depth (timm's
+ * drop_path_rate): block i drops each image's residual branches with probability rate * i / (depth - 1),
+ * masks hashing `seed` (int64, fed per step).
+ */
+export type VitForwardOptions = BackboneForwardOptions;
 
 /** Graph-building context shared by the layer helpers below. */
 class Ctx {
@@ -182,16 +191,15 @@ class Ctx {
     return this.g.scope(name, () => this.g.Gemm(x, w, b, { transB: 1 }));
   }
 
-  /** `layer` names the frozen linear and, for q, k and v, which third of timm's fused qkv is theirs. */
-  hook(path: string, x: Value, y: Value, layer: { name: string; bias: boolean; part?: number } = { name: path, bias: true }): Value {
+  /** Lets the adapter rewrite site `path`'s output y; `samples` (B) is how many images the rows of x and y hold. */
+  hook(path: string, x: Value, y: Value, samples: number): Value {
     if (!this.adapt) return y;
     const s = this.sites.get(path)!;
     const frozen = (): FrozenLinear => {
-      const lo = (layer.part ?? 0) * s.nOut;
-      const w = this.bind.get(`${layer.name}.weight`), b = layer.bias ? this.bind.get(`${layer.name}.bias`) : null;
-      return { weight: w, bias: b, rows: [lo, lo + s.nOut] };
+      const w = vitSiteWeight(this.cfg, s), lo = w.rowOffset;
+      return { weight: this.bind.get(w.weight), bias: w.bias === null ? null : this.bind.get(w.bias), rows: [lo, lo + s.nOut] };
     };
-    return this.g.scope(path, () => this.adapt!(s, x, y, frozen));
+    return this.g.scope(path, () => this.adapt!(s, x, y, frozen, samples));
   }
 
   norm(name: string, x: Value): Value {
@@ -223,8 +231,7 @@ function attention(c: Ctx, i: number, h: Value, B: number): Value {
   // One fused frozen matmul; q, k and v are separate sites over its thirds.
   const qkv = c.linear(`${a}.qkv`, h, cfg.qkvBias);
   const [q0, k0, v0] = g.scope(`${a}.qkv`, () => g.Split(qkv, [D, D, D], 1)) as [Value, Value, Value];
-  const part = (p: number) => ({ name: `${a}.qkv`, bias: cfg.qkvBias, part: p });
-  const q = c.hook(`${a}.q`, h, q0, part(0)), k = c.hook(`${a}.k`, h, k0, part(1)), v = c.hook(`${a}.v`, h, v0, part(2));
+  const q = c.hook(`${a}.q`, h, q0, B), k = c.hook(`${a}.k`, h, k0, B), v = c.hook(`${a}.v`, h, v0, B);
   const o = g.scope(a, () => {
     const split = (t: Value, perm: number[]) => g.Transpose(g.Reshape(t, [B, T, nh, hd]), perm);
     // Scaling q (T*hd per head) is cheaper than scaling the T*T scores.
@@ -232,14 +239,14 @@ function attention(c: Ctx, i: number, h: Value, B: number): Value {
     const attn = g.Softmax(g.MatMul(qh, split(k, [0, 2, 3, 1])), -1);
     return g.Reshape(g.Transpose(g.MatMul(attn, split(v, [0, 2, 1, 3])), [0, 2, 1, 3]), [B * T, D]);
   });
-  return c.hook(`${a}.proj`, o, c.linear(`${a}.proj`, o));
+  return c.hook(`${a}.proj`, o, c.linear(`${a}.proj`, o), B);
 }
 
-function mlp(c: Ctx, i: number, h: Value): Value {
+function mlp(c: Ctx, i: number, h: Value, B: number): Value {
   const m = `blocks.${i}.mlp`;
-  const y1 = c.hook(`${m}.fc1`, h, c.linear(`${m}.fc1`, h));
+  const y1 = c.hook(`${m}.fc1`, h, c.linear(`${m}.fc1`, h), B);
   const u = c.g.scope(`${m}.act`, () => c.g.gelu(y1));
-  return c.hook(`${m}.fc2`, u, c.linear(`${m}.fc2`, u));
+  return c.hook(`${m}.fc2`, u, c.linear(`${m}.fc2`, u), B);
 }
 
 /** Patch embedding and all blocks; tokens [B*T, D] before the final norm. */
@@ -248,7 +255,7 @@ function encode(c: Ctx, images: Value): Value {
   let x = embed(c, images);
   for (let i = 0; i < c.cfg.depth; i++) {
     x = c.g.Add(x, c.dropPath(i, 1, attention(c, i, c.norm(`blocks.${i}.norm1`, x), B), B));
-    x = c.g.Add(x, c.dropPath(i, 2, mlp(c, i, c.norm(`blocks.${i}.norm2`, x)), B));
+    x = c.g.Add(x, c.dropPath(i, 2, mlp(c, i, c.norm(`blocks.${i}.norm2`, x), B), B));
   }
   return x;
 }
@@ -261,7 +268,7 @@ function clsRows(g: GraphBuilder, tokens: Value): Value {
 
 function head(c: Ctx, pooled: Value, features: boolean): Value {
   if (features || c.cfg.numClasses === 0) return pooled;
-  return c.hook("head", pooled, c.linear("head", pooled));
+  return c.hook("head", pooled, c.linear("head", pooled), pooled.shape[0]!);
 }
 
 /** timm's forward_features: normalised tokens [B, T, D], class token first. */
@@ -292,3 +299,21 @@ export function vitForward(g: GraphBuilder, bind: ParamBinder, cfg: VitConfig, i
   const pooled = c.norm("norm", clsRows(g, g.Reshape(x, [images.shape[0]!, numTokens(cfg), cfg.embedDim])));
   return head(c, pooled, opts.features ?? false);
 }
+
+/** The ViT as a Backbone (models/registry.ts registers it as "vit"). */
+export const vit: Backbone<VitConfig> = {
+  arch: "vit",
+  configKeys: VIT_CONFIG_KEYS,
+  validate: validateVitConfig,
+  paramSpecs: vitParamSpecs,
+  createParams: createVitParams,
+  sites: vitSites,
+  siteWeight: vitSiteWeight,
+  // The authors' SNELL/LoRA ViT runs: every attention and MLP linear; the head and class token train.
+  defaultTargets: ["attn.q", "attn.k", "attn.v", "attn.proj", "mlp.fc1", "mlp.fc2"],
+  defaultTrained: ["head", "cls_token"],
+  forward: vitForward,
+  describe: (cfg) => `ViT ${cfg.embedDim}x${cfg.depth}`,
+  // Arrows, not values: vit-variants.ts imports this file, so its bindings are read only when called.
+  variants: { names: () => vitVariantNames(), resolve: (name, over) => vitVariantOrNull(name, over as Partial<VitConfig>) },
+};

@@ -4,27 +4,9 @@ import type { ParamBinder, ParameterStore } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import type { Rng } from "../random.js";
 
-/** One frozen linear layer a method may adapt. q, k and v are separate sites over timm's fused qkv. */
-export interface SiteInfo {
-  /** Module path in timm's naming, e.g. "blocks.3.attn.q", "blocks.3.mlp.fc1", "head". */
-  readonly path: string;
-  readonly nIn: number;
-  readonly nOut: number;
-  /** Block index, null outside the blocks (head). */
-  readonly block: number | null;
-  /** The last path component: "q" | "k" | "v" | "proj" | "fc1" | "fc2" | ... */
-  readonly kind: string;
-}
-
-/** A site's frozen linear layer. */
-export interface FrozenLinear {
-  /** The layer's whole weight [rows, nIn] in timm's layout (W0 of the site is `rows` of it). */
-  weight: Value;
-  /** Its whole bias [rows], or null. */
-  bias: Value | null;
-  /** The site's rows [start, end) of `weight` and `bias`: q, k and v are thirds of timm's fused qkv. */
-  rows: readonly [number, number];
-}
+// Sites belong to the model (models/backbone.ts); re-exported so peft imports keep working.
+import type { FrozenLinear, SiteInfo } from "../models/backbone.js";
+export type { FrozenLinear, SiteInfo } from "../models/backbone.js";
 
 export interface AdaptContext {
   g: GraphBuilder;

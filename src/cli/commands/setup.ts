@@ -268,7 +268,7 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
   }
   spec = { ...spec, weights };
   const raw = readWeightFile(weights);
-  const source: CheckpointSource = spec.weightsFormat !== "auto" ? spec.weightsFormat : detectCheckpointSource(raw) ?? pretrained?.source ?? "timm";
+  const source: CheckpointSource = spec.weightsFormat !== "auto" ? spec.weightsFormat : detectCheckpointSource(raw) ?? (pretrained?.source as CheckpointSource | undefined) ?? "timm";
   const tensors = checkpointFilter(raw, cfg, source, { file: spec.weights });
   const isHead = (k: string) => k === "head.weight" || k === "head.bias";
   const report = loadPretrained(params, tensors, { ignoreMissing: isHead });
