@@ -2,6 +2,7 @@
 import { ConfigError, ShapeError, unknownName } from "../errors.js";
 import { fromNumbers, numel, type DType, type TypedArray } from "./dtype.js";
 import { CUSTOM_RULES, type CustomRule } from "./op.js";
+import { convAttrs, type ConvAttrs } from "./ops/conv.js";
 import { OPS } from "./ops/index.js";
 import { dropout, dropPath } from "./ops/random.js";
 import { fmt } from "./shape.js";
@@ -244,8 +245,9 @@ export class GraphBuilder {
   LayerNormalization(x: Value, scale: Value, bias: Value | null, attrs: { axis?: number; epsilon?: number } = {}): Value {
     return this.op("LayerNormalization", bias ? [x, scale, bias] : [x, scale], { axis: -1, epsilon: 1e-5, ...attrs })[0]!;
   }
-  Conv(x: Value, w: Value, b: Value | null, attrs: { strides?: readonly number[]; pads?: readonly number[]; kernel_shape?: readonly number[] } = {}): Value {
-    return this.one("Conv", b ? [x, w, b] : [x, w], attrs);
+  /** Writes every attribute (kernel_shape, strides, pads, dilations, group) explicitly, ONNX's defaults filled in. */
+  Conv(x: Value, w: Value, b: Value | null, attrs: Partial<ConvAttrs> = {}): Value {
+    return this.one("Conv", b ? [x, w, b] : [x, w], { ...convAttrs(w, attrs) });
   }
 
   // ---- composites (camelCase) -----------------------------------------------------------------

@@ -1,5 +1,6 @@
 /** @file The op registry: every op the IR can emit, each with its shape and gradient rule. */
 import type { OpDef } from "../op.js";
+import { conv } from "./conv.js";
 import { elementwise } from "./elementwise.js";
 import { matmul } from "./matmul.js";
 import { movement } from "./movement.js";
@@ -7,7 +8,7 @@ import { nn } from "./nn.js";
 import { random } from "./random.js";
 import { reduce } from "./reduce.js";
 
-const families = { ...elementwise, ...matmul, ...reduce, ...movement, ...nn, ...random };
+const families = { ...elementwise, ...matmul, ...reduce, ...movement, ...nn, ...conv, ...random };
 
 /** Ops by name; an op defined without an ONNX name emits the op of its key. */
 export const OPS: Record<keyof typeof families, OpDef> = Object.fromEntries(
