@@ -246,7 +246,7 @@ export class GraphBuilder {
     return this.op("LayerNormalization", bias ? [x, scale, bias] : [x, scale], { axis: -1, epsilon: 1e-5, ...attrs })[0]!;
   }
   /** Writes every attribute (kernel_shape, strides, pads, dilations, group) explicitly, ONNX's defaults filled in. */
-  Conv(x: Value, w: Value, b: Value | null, attrs: Partial<ConvAttrs> = {}): Value {
+  Conv(x: Value, w: Value, b: Value | null, attrs: { [K in keyof ConvAttrs]?: K extends "group" ? number : readonly number[] } = {}): Value {
     return this.one("Conv", b ? [x, w, b] : [x, w], { ...convAttrs(w, attrs) });
   }
 
