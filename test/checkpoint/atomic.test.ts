@@ -15,8 +15,11 @@ const SRC = fileURLToPath(new URL("../../src/", import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "snell-atomic-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** Modules allowed to rename: the writer, the folder swap built on it, the lock (which links and moves aside). */
-const RENAMERS = new Set(["checkpoint/atomic.ts", "checkpoint/atomic-dir.ts", "train/run-lock.ts"]);
+/**
+ * Modules allowed to rename: the writer, the folder swap built on it, the lock (which links and moves
+ * aside), and the run folder, which moves a previous run's finished files aside for --overwrite and back.
+ */
+const RENAMERS = new Set(["checkpoint/atomic.ts", "checkpoint/atomic-dir.ts", "train/run-lock.ts", "cli/run-folder.ts"]);
 
 test("no module but the atomic writer renames a temp file into place", () => {
   const offenders: string[] = [];

@@ -6,9 +6,11 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { EXIT, type CliContext } from "../../src/cli/commands/context.js";
+import { Command } from "commander";
+import { EXIT, layeredConfig, type CliContext } from "../../src/cli/commands/context.js";
 import { ConfigError } from "../../src/errors.js";
 import { capWorkers, checkOptions, NUMERIC_OPTIONS } from "../../src/cli/option-rules.js";
 import { recipeLayer } from "../../src/cli/commands/setup.js";
@@ -100,6 +102,14 @@ describe("numeric options (item 1)", () => {
       if (rule.integer) assert.throws(() => checkOptions({ [key]: lo + 1.5 }), /integer/);
       assert.throws(() => checkOptions({ [key]: Number.NaN }), /got NaN/);
     }
+  });
+
+  test("--workers from a config file is capped to the cores too", () => {
+    const file = join(tmp.dir, "workers.yaml");
+    fs.writeFileSync(file, "workers: 1000\n");
+    const cmd = new Command("x").option("--workers <n>").option("--config <file>");
+    cmd.parse(["--config", file], { from: "user" });
+    assert.equal(layeredConfig(cmd).workers, Math.min(1000, availableParallelism()));
   });
 
   test("--workers above the cores is capped with a warning", () => {

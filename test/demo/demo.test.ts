@@ -72,6 +72,6 @@ describe("demo", () => {
     assert.match(bad.stderr, /unknown method "LoRA-9"; expected one of linear probe, LoRA-8, SNELL-8, full fine-tuning/);
     const zero = await inProcess(["demo", "--epochs", "0"]);
     assert.equal(zero.code, EXIT.usage);
-    assert.match(zero.stderr, /--epochs must be at least 1/);
+    assert.match(zero.stderr, /--epochs must be an integer >= 1/);
   });
 });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { ConfigError, FormatError } from "../../errors.js";
 import { explicitFlags, loadConfigFile, mergeConfigs, type ConfigObject } from "../config-file.js";
-import { checkOptions, checkPathOptions } from "../option-rules.js";
+import { capWorkers, checkOptions, checkPathOptions } from "../option-rules.js";
 
 /** Streams a command writes to (tests pass their own) and the signal Ctrl-C aborts. */
 export interface CliContext {
@@ -87,6 +87,8 @@ export function layeredConfig(cmd: Command, ...base: (ConfigObject | undefined)[
   if (file) {
     checkOptions(file, String(fileName));
     checkPathOptions(file);
+    // As for the flag (pre-action.ts warns there); here no stream is at hand, so the cap is silent.
+    if (typeof file.workers === "number") file.workers = capWorkers(file.workers).workers;
   }
   return mergeConfigs(...base, file, flags);
 }
