@@ -28,6 +28,11 @@ export class GraphBuilder {
   private readonly constCache = new Map<string, Value>();
   /** Values autodiff recomputes for the backward instead of keeping alive (see autodiff/remat.ts). */
   readonly recomputed = new Set<Value>();
+  /**
+   * Frozen initializers the writer keeps inside the model even with weights: "inputs" (onnx/writer.ts):
+   * ORT picks its fast kernels (depthwise Conv: 3-14x) and folds constants only for weights it sees.
+   */
+  readonly inGraph = new Set<Value>();
 
   constructor(readonly name = "snell") {}
 
@@ -263,6 +268,12 @@ export class GraphBuilder {
   recompute(x: Value): Value {
     this.recomputed.add(x);
     return x;
+  }
+
+  /** Keeps an initializer inside the model when other weights are fed as inputs (see `inGraph`); inputs are unaffected. */
+  keepInGraph(v: Value): Value {
+    if (v.kind === "initializer") this.inGraph.add(v);
+    return v;
   }
 
   /** x @ w + b with w stored [in, out]. */

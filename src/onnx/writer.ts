@@ -17,7 +17,7 @@ export interface WriteOptions {
    * protobuf limit.
    */
   weights?: "graph" | "inputs" | "auto";
-  /** Initializers at most this many bytes always stay in the graph (small constants). */
+  /** Initializers at most this many bytes always stay in the graph (small constants), as do those in g.inGraph. */
   smallBytes?: number;
   /**
    * Write initializers as ONNX external data (TensorProto.data_location = EXTERNAL) instead of inside
@@ -129,7 +129,7 @@ export function writeModel(g: GraphBuilder, opts: WriteOptions = {}): WrittenMod
   for (const v of inits) {
     const bytes = numel(v.shape) * BYTES_PER_ELEMENT[v.dtype];
     const data = materialise(v);
-    if (asInputs && bytes > smallBytes) {
+    if (asInputs && bytes > smallBytes && !g.inGraph.has(v)) {
       weightFeeds.set(v.name, { data, shape: v.shape, dtype: v.dtype });
       continue;
     }

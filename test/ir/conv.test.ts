@@ -58,6 +58,18 @@ describe("Conv", () => {
     assert.equal(Number(node.attribute!.find((a) => a.name === "group")!.i), 4);
   });
 
+  test("a depthwise weight marked keepInGraph stays an initializer when the other weights are fed as inputs", () => {
+    const g = new GraphBuilder();
+    const big = new Float32Array(512 * 49); // 100 KB: past the writer's 64 KiB small-constant limit
+    const kept = g.keepInGraph(g.initializer("dw_kept", [512, 1, 7, 7], big));
+    const fed = g.initializer("dw_fed", [512, 1, 7, 7], big);
+    const x = g.input("x", [1, 512, 7, 7]);
+    g.output(g.Add(g.Conv(x, kept, null, { pads: [3, 3, 3, 3], group: 512 }), g.Conv(x, fed, null, { pads: [3, 3, 3, 3], group: 512 })), "y");
+    const w = writeModel(g, { weights: "inputs" });
+    assert.deepEqual([...w.weightFeeds.keys()], ["dw_fed"]);
+    assert.deepEqual(onnx.ModelProto.decode(w.bytes).graph!.initializer!.map((t) => t.name).filter((n) => n!.startsWith("dw")), ["dw_kept"]);
+  });
+
   test("the input gradient of a strided, padded Conv is refused by name", () => {
     const g = new GraphBuilder();
     const x = g.input("x", [1, 2, 6, 6]);
