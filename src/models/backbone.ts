@@ -6,6 +6,7 @@ import type { GraphBuilder } from "../ir/builder.js";
 import type { ParamBinder, ParameterStore } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import type { Rng } from "../random.js";
+import type { RawTensor } from "./load.js";
 import type { PretrainedCfg } from "./pretrained.js";
 
 /** One frozen linear layer a method may adapt (moved here from peft/method.ts; peft re-exports it). */
@@ -49,6 +50,16 @@ export interface BackboneForwardOptions {
   features?: boolean;
   /** Backbone stochastic depth in training graphs: rates per block as timm's linspace(0, rate, depth). */
   dropPath?: { rate: number; seed: Value };
+}
+
+/** How checkpointFilter picks a layout. */
+export interface LayoutOptions {
+  /** The layout the user forces (`--weights-format`); unknown ones are a ConfigError. */
+  source?: string;
+  /** The pretrained tag's layout, used when the keys do not tell. */
+  hint?: string;
+  /** The file, for messages. */
+  file?: string;
 }
 
 /** What every architecture config holds (each adds its own fields). */
@@ -116,8 +127,12 @@ export interface Backbone<C extends BackboneConfigBase = BackboneConfigBase> {
   forward(g: GraphBuilder, bind: ParamBinder, cfg: C, images: Value, opts?: BackboneForwardOptions): Value;
   /** "ViT 768x12", "Swin 128/[2,2,18,2]", "ConvNeXt [128..1024]/[3,3,27,3]" for messages. */
   describe(cfg: C): string;
-  /** Checkpoint key maps from other layouts (original releases, HF) to ours; see models/checkpoint-filter.ts. */
-  checkpointFilter?(tensors: Map<string, unknown>, cfg: C): Map<string, unknown>;
+  /**
+   * A weight file's tensors (original releases, HF, timm) renamed and reshaped to ours, with the layout
+   * it used (named in messages). Keys it cannot place pass through so the load report names them.
+   * Absent: files are taken as they are ("timm"). See models/checkpoint-filter.ts for ViT's.
+   */
+  checkpointFilter?(raw: ReadonlyMap<string, RawTensor>, cfg: C, opts: LayoutOptions): { tensors: Map<string, RawTensor>; source: string };
   /** The model names (timm archs and tags, named models) that build this backbone. */
   readonly variants?: VariantSource<C>;
 }

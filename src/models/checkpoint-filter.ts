@@ -3,7 +3,8 @@
  * (after timm's _load_weights), MAE and MoCo v3 PyTorch checkpoints, timm itself; pos_embed is
  * resampled when the checkpoint's grid differs from the model's.
  */
-import { FormatError } from "../errors.js";
+import { FormatError, unknownName } from "../errors.js";
+import type { LayoutOptions } from "./backbone.js";
 import type { RawTensor } from "./load.js";
 import { resamplePosEmbed, squareGrid, type ResampleOptions } from "./pos-embed.js";
 import type { CheckpointSource } from "./vit-variants.js";
@@ -193,6 +194,18 @@ function pickResample(o: FilterOptions): ResampleOptions {
   if (o.interpolation !== undefined) r.interpolation = o.interpolation;
   if (o.antialias !== undefined) r.antialias = o.antialias;
   return r;
+}
+
+const SOURCES: readonly CheckpointSource[] = ["timm", "npz", "mae", "mocov3"];
+
+/**
+ * The ViT backbone's checkpointFilter: the layout `opts.source` forces (`--weights-format`), else the one
+ * the keys show, else the tag's (`opts.hint`), else timm's.
+ */
+export function vitCheckpointFilter(raw: ReadonlyMap<string, RawTensor>, cfg: VitConfig, opts: LayoutOptions = {}): { tensors: Map<string, RawTensor>; source: string } {
+  const source = opts.source ?? detectCheckpointSource(raw) ?? opts.hint ?? "timm";
+  if (!(SOURCES as readonly string[]).includes(source)) throw unknownName("ViT weights format", source, SOURCES);
+  return { tensors: checkpointFilter(raw, cfg, source as CheckpointSource, opts.file ? { file: opts.file } : {}), source };
 }
 
 /** Guesses a checkpoint's layout from its key names (for a CLI default); null when unsure. */

@@ -1,17 +1,19 @@
 /**
- * @file The bytes a ViT's weights will take, counted from the config before anything is allocated, so
+ * @file The bytes a backbone's weights will take, counted from the config before anything is allocated, so
  * an absurd architecture (embedDim=100000) fails with one line instead of an allocation crash.
  */
 import { totalmem } from "node:os";
 import { ConfigError } from "../errors.js";
-import { vitParamSpecs, type VitConfig } from "./vit.js";
+import type { BackboneConfigBase } from "./backbone.js";
+import { backboneOf } from "./registry.js";
 
 /** Number of parameters of the model (float32 each), from the shapes alone. */
-export function vitParamCount(cfg: VitConfig): number {
+export function paramCount(cfg: BackboneConfigBase): number {
   let n = 0;
-  for (const p of vitParamSpecs(cfg)) n += p.shape.reduce((a, b) => a * b, 1);
+  for (const p of backboneOf(cfg).paramSpecs(cfg)) n += p.shape.reduce((a, b) => a * b, 1);
   return n;
 }
+
 
 /**
  * Copies of the weights alive at once while a session is built: our Float32Arrays and the serialized
@@ -23,12 +25,12 @@ export const WEIGHT_COPIES = 2;
 const GiB = 2 ** 30;
 
 /** Throws ConfigError when the weights alone need more than the machine's memory (`limit` bytes). */
-export function checkModelFits(cfg: VitConfig, name: string, limit = totalmem()): void {
-  const params = vitParamCount(cfg);
+export function checkModelFits(cfg: BackboneConfigBase, name: string, limit = totalmem()): void {
+  const params = paramCount(cfg);
   const bytes = params * 4 * WEIGHT_COPIES;
   if (bytes > limit) {
     throw new ConfigError(
-      `out of memory: model ${name} (${cfg.embedDim} wide, ${cfg.depth} blocks) has ${(params / 1e6).toFixed(0)}M parameters, ` +
+      `out of memory: model ${name} (${backboneOf(cfg).describe(cfg)}) has ${(params / 1e6).toFixed(0)}M parameters, ` +
       `about ${(bytes / GiB).toFixed(1)} GiB before training starts; this machine has ${(limit / GiB).toFixed(1)} GiB`,
     );
   }

@@ -2,7 +2,7 @@
  * @file Backbones by `arch` and model names by backbone: the one place that maps a config or a
  * `--model` name to the architecture that builds it (HF's AutoModel mapping, in small).
  */
-import { ConfigError, unknownName } from "../errors.js";
+import { ConfigError, InternalError, unknownName } from "../errors.js";
 import type { Backbone, BackboneConfigBase, ModelVariant } from "./backbone.js";
 import { vit } from "./vit.js";
 
@@ -50,23 +50,33 @@ export function variantNames(): string[] {
 /**
  * Resolves a model name ("vit_base_patch16_224.orig_in21k", "swin_base_patch4_window7_224") through
  * every registered backbone's variants; `overrides` must be fields of that backbone's config.
- * The resolved config carries its `arch`. ConfigError listing valid names when none knows it.
+ * ConfigError listing valid names when none knows it.
  */
 export function resolveVariant(name: string, overrides: Readonly<Record<string, unknown>> = {}): ModelVariant {
   for (const b of backbones.values()) {
     if (!b.variants) continue;
-    if (!b.variants.names().includes(name) && !b.variants.resolve(name, {})) continue;
+    if (!b.variants.names().includes(name)) continue;
     checkConfigKeys(b, overrides);
-    const v = b.variants.resolve(name, overrides)!;
-    return { ...v, config: { ...v.config, arch: b.arch } };
+    // `arch` picks the backbone, it is no override (a ViT config stays without it).
+    const { arch: _arch, ...rest } = overrides;
+    const v = b.variants.resolve(name, rest);
+    if (!v) throw new InternalError(`model "${name}" is listed by backbone "${b.arch}" but does not resolve`);
+    // ViT configs carry no arch (adapter files stay as they were); every other backbone's must name itself.
+    if (backboneOf(v.config) !== b) throw new InternalError(`model "${name}" of backbone "${b.arch}" resolved to a config with arch "${v.config.arch ?? DEFAULT_ARCH}"`);
+    return v;
   }
   throw unknownName("model", name, variantNames());
 }
 
-/** Throws ConfigError naming the first key that is not a field of `b`'s config, listing the valid ones. */
+/**
+ * Throws ConfigError naming the first key that is not a field of `b`'s config, listing the valid ones
+ * (`arch` itself may be given when it names `b`: a stored config carries it).
+ */
 export function checkConfigKeys(b: AnyBackbone, over: Readonly<Record<string, unknown>>): void {
-  for (const k of Object.keys(over)) {
-    if (!b.configKeys.includes(k)) throw new ConfigError(`--arch: unknown key "${k}" for ${b.arch}; expected one of ${b.configKeys.join(", ")}`);
+  for (const [k, v] of Object.entries(over)) {
+    if (k === "arch" && (v === undefined || v === b.arch)) continue;
+    if (k === "arch") throw new ConfigError(`--arch: arch=${JSON.stringify(v)}, but the model is a ${b.arch}`);
+    if (!b.configKeys.includes(k)) throw new ConfigError(`--arch: unknown key "${k}"; expected one of ${b.configKeys.join(", ")} (${b.arch} config)`);
   }
 }
 

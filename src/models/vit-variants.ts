@@ -115,6 +115,23 @@ export const NAMED_VITS = {
 
 export type NamedVitName = keyof typeof NAMED_VITS;
 
+/** Small ViTs for tests and smoke runs: random init, no pretrained tag (`--arch key=value,...` changes any field). */
+export const VIT_TEST_ARCHS = {
+  vit_test: { imgSize: 32, patchSize: 8, inChans: 3, embedDim: 32, depth: 2, numHeads: 2, mlpRatio: 2, qkvBias: true, eps: 1e-6 },
+} as const satisfies Record<string, Omit<VitConfig, "numClasses">>;
+
+/** A test arch as a variant without pretrained settings, or null for any other name. */
+export function vitTestVariant(name: string, overrides: Partial<VitConfig> = {}): (Omit<VitVariant, "pretrained"> & { pretrained: null }) | null {
+  if (!Object.prototype.hasOwnProperty.call(VIT_TEST_ARCHS, name)) return null;
+  const config: VitConfig = { ...VIT_TEST_ARCHS[name as keyof typeof VIT_TEST_ARCHS], numClasses: 0, ...overrides };
+  try {
+    validateVitConfig(config);
+  } catch (cause) {
+    throw new ConfigError(`model "${name}" with --arch ${JSON.stringify(overrides)}: ${(cause as Error).message}`, { cause });
+  }
+  return { name, arch: name as VitArchName, tag: null, config, pretrained: null };
+}
+
 /** A resolved name: architecture, tag and the model config to build. */
 export interface VitVariant {
   /** Full name, "arch.tag" ("arch" alone when no pretrained tag exists), or a NAMED_VITS name. */
@@ -129,6 +146,11 @@ export interface VitVariant {
 /** Every valid name: architectures and "arch.tag" pairs. */
 export function vitVariantNames(): string[] {
   return [...Object.keys(VIT_ARCHS), ...Object.keys(VIT_PRETRAINED), ...Object.keys(NAMED_VITS)];
+}
+
+/** Names with a pretrained_cfg and the test archs (the ViT backbone's VariantSource.names). */
+export function vitModelNames(): string[] {
+  return [...vitVariantNames(), ...Object.keys(VIT_TEST_ARCHS)];
 }
 
 function validated(full: string, config: VitConfig, overrides: Partial<VitConfig>): VitConfig {

@@ -9,7 +9,8 @@ import type { Value } from "../ir/value.js";
 import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteHook, SiteInfo, SiteWeight } from "./backbone.js";
 import { fnv1a } from "../ir/ops/random.js";
 import { truncNormal, type Rng } from "../random.js";
-import { vitVariantNames, vitVariantOrNull } from "./vit-variants.js";
+import { vitCheckpointFilter } from "./checkpoint-filter.js";
+import { vitModelNames, vitTestVariant, vitVariantOrNull } from "./vit-variants.js";
 
 /** Architecture of a ViT with a class token, pre-norm blocks and a linear head (timm's VisionTransformer defaults). */
 export interface VitConfig {
@@ -314,6 +315,10 @@ export const vit: Backbone<VitConfig> = {
   defaultTrained: ["head", "cls_token"],
   forward: vitForward,
   describe: (cfg) => `ViT ${cfg.embedDim}x${cfg.depth}`,
+  checkpointFilter: (raw, cfg, opts) => vitCheckpointFilter(raw, cfg, opts),
   // Arrows, not values: vit-variants.ts imports this file, so its bindings are read only when called.
-  variants: { names: () => vitVariantNames(), resolve: (name, over) => vitVariantOrNull(name, over as Partial<VitConfig>) },
+  variants: {
+    names: () => vitModelNames(),
+    resolve: (name, over) => vitTestVariant(name, over as Partial<VitConfig>) ?? vitVariantOrNull(name, over as Partial<VitConfig>),
+  },
 };

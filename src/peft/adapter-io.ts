@@ -13,7 +13,7 @@ import { ConfigError, FormatError } from "../errors.js";
 import { writeFileAtomic } from "../checkpoint/atomic.js";
 import { replaceDirAtomic } from "../checkpoint/atomic-dir.js";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.js";
-import type { VitConfig } from "../models/vit.js";
+import type { BackboneConfigBase } from "../models/backbone.js";
 import { applyAdapters, type BaseModel, type PeftModel } from "./apply.js";
 import { parsePeftConfig, type PeftConfig } from "./config.js";
 
@@ -36,7 +36,8 @@ export interface AdapterFileMeta {
   /** PEFT's peft_type spelling ("LORA", "SNELL"). */
   peft_type: string;
   base_model_name_or_path: string | null;
-  base_model: { fingerprint: string; config: VitConfig; num_params: number };
+  /** `config` is the backbone's config (any registered arch; ViT configs written before archs had names lack `arch`). */
+  base_model: { fingerprint: string; config: BackboneConfigBase; num_params: number };
   library: string;
   library_version: string;
 }

@@ -1,5 +1,5 @@
 /**
- * @file applyAdapters: turns a frozen ViT into a PeftModel (HF PEFT's get_peft_model): selects the
+ * @file applyAdapters: turns a frozen backbone into a PeftModel (HF PEFT's get_peft_model): selects the
  * sites, lets the method add its tensors, marks what trains, and builds the adapted forward.
  */
 import { createHash } from "node:crypto";
@@ -7,17 +7,19 @@ import { ConfigError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
-import { vitForward, vitSites, type VitConfig } from "../models/vit.js";
+import type { BackboneConfigBase } from "../models/backbone.js";
+import { backboneOf } from "../models/registry.js";
 import { Rng } from "../random.js";
 import { loadAdapterFiles, saveAdapterFiles } from "./adapter-io.js";
 import { parsePeftConfig, type PeftConfig } from "./config.js";
 import type { AdaptContext, SiteInfo } from "./method.js";
+import { backboneDefaults, defaultTrainedFor } from "./backbone-defaults.js";
 import { checkCreated, getMethod, type AnyPeftMethod, type GenericPeftConfig } from "./registry.js";
 import { matchModulesToSave, selectSites } from "./targets.js";
 
-/** A backbone as the model code creates it. */
+/** A backbone as the model code creates it: any registered architecture's config (models/registry.ts) and its tensors. */
 export interface BaseModel {
-  cfg: VitConfig;
+  cfg: BackboneConfigBase;
   params: ParameterStore;
   /** Checkpoint tag written into adapter files ("vit_base_patch16_224.orig_in21k"); loading refuses a different one. */
   name?: string;
@@ -33,7 +35,7 @@ export interface PeftForwardOptions {
   features?: boolean;
   /**
    * Stochastic depth of the backbone's blocks in training graphs (timm's drop_path_rate; the SNELL
-   * scripts train with 0.1): block i drops its residual branches with probability rate * i / (depth - 1).
+   * scripts train with 0.1): as timm, rates rise linearly over the blocks from 0 to `stochasticDepth`.
    * Its masks hash the int64 run input `stochastic_depth_seed`. Default 0.
    */
   stochasticDepth?: number;
@@ -75,13 +77,13 @@ export function fingerprintParams(params: readonly { name: string; shape: readon
 }
 
 /**
- * A ViT with adapters. `params` holds the backbone (tensors shared with the base store, which is
+ * A backbone with adapters. `params` holds the backbone (tensors shared with the base store, which is
  * left untouched) and the method's tensors; `trainable` flags say what the trainer updates.
  */
 export class PeftModel {
   /** @internal Use `applyAdapters`. */
   constructor(
-    readonly cfg: VitConfig,
+    readonly cfg: BackboneConfigBase,
     readonly params: ParameterStore,
     readonly config: PeftConfig,
     readonly method: AnyPeftMethod,
@@ -104,12 +106,14 @@ export class PeftModel {
     const ri = runInput ?? graphRunInput(g);
     const cfg = this.config as unknown as GenericPeftConfig;
     if (!(stochasticDepth >= 0 && stochasticDepth < 1)) throw new ConfigError(`PeftModel.forward: stochasticDepth must be in [0, 1), got ${stochasticDepth}`);
-    return vitForward(g, bind, this.cfg, images, {
+    const backbone = backboneOf(this.cfg);
+    // The first block's rate is 0, so one block has nothing to drop: declare no seed then.
+    const blocks = new Set(backbone.sites(this.cfg).map((s) => s.block).filter((b) => b !== null)).size;
+    return backbone.forward(g, bind, this.cfg, images, {
       features,
-      // One block has nothing to drop (block i's rate is rate * i / (depth - 1)): declare no seed then.
-      ...(train && stochasticDepth > 0 && this.cfg.depth > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
-      // Every site's rows are grouped by image (tokens [B*T, n], or the head's [B, n]).
-      adapt: (site, x, y, frozen) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri, samples: images.shape[0]! }, cfg) : y),
+      ...(train && stochasticDepth > 0 && blocks > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
+      // The backbone says how the rows group (images; a window-attention backbone's windows).
+      adapt: (site, x, y, frozen, samples) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri, samples }, cfg) : y),
     });
   }
 
@@ -147,8 +151,9 @@ export class PeftModel {
 }
 
 /**
- * Applies a PEFT config to a frozen ViT (HF PEFT's get_peft_model). The config is parsed (defaults,
- * validation); targets are matched against the ViT's sites; the method's tensors are initialised
+ * Applies a PEFT config to a frozen backbone (HF PEFT's get_peft_model). The config is parsed (defaults,
+ * validation); the method's default targets and trained modules become the backbone's (see
+ * backbone-defaults.ts); targets are matched against the backbone's sites; the method's tensors are initialised
  * from `seed`; the method's own backbone tensors and `modulesToSave` are marked trainable and all
  * other backbone tensors frozen. The base store is not modified.
  *
@@ -157,10 +162,11 @@ export class PeftModel {
  * console.log(pm.trainableReport());
  */
 export function applyAdapters(model: BaseModel, config: PeftConfig | Record<string, unknown>, { seed = 0 }: { seed?: number } = {}): PeftModel {
-  const cfg = parsePeftConfig(config);
+  const backbone = backboneOf(model.cfg);
+  const cfg = backboneDefaults(parsePeftConfig(config), backbone, model.cfg);
   const method = getMethod(cfg.method);
   const gcfg = cfg as unknown as GenericPeftConfig;
-  const sites = selectSites(vitSites(model.cfg), gcfg, cfg.method);
+  const sites = selectSites(backbone.sites(model.cfg), gcfg, cfg.method);
 
   const params = new ParameterStore();
   const baseNames: string[] = [];
@@ -171,7 +177,7 @@ export function applyAdapters(model: BaseModel, config: PeftConfig | Record<stri
   const saved = matchModulesToSave(baseNames, gcfg.modulesToSave);
   for (const [prefix, names] of saved) {
     // A default entry may not apply (no head when numClasses = 0); one the user wrote must.
-    if (names.length === 0 && !method.defaults.modulesToSave.includes(prefix)) {
+    if (names.length === 0 && !defaultTrainedFor(method, backbone, model.cfg).includes(prefix)) {
       throw new ConfigError(`${cfg.method}.modulesToSave: "${prefix}" matches no parameter (e.g. ${baseNames.slice(0, 4).join(", ")}, ...)`);
     }
     for (const n of names) params.get(n).trainable = true;

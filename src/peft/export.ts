@@ -7,7 +7,7 @@ import { ConfigError, FormatError } from "../errors.js";
 import { GraphBuilder } from "../ir/builder.js";
 import { BYTES_PER_ELEMENT } from "../ir/dtype.js";
 import { ParameterStore, ParamBinder } from "../ir/parameters.js";
-import { vitForward } from "../models/vit.js";
+import { backboneOf } from "../models/registry.js";
 import { saveModel } from "../onnx/external-data.js";
 import { PROTOBUF_LIMIT, writeModel } from "../onnx/writer.js";
 import { PeftModel } from "./apply.js";
@@ -44,7 +44,7 @@ function frozen(pm: PeftModel): PeftModel {
 
 /**
  * Writes the eval graph of `pm` to `file`: pixel_values [batch, C, H, W] -> logits [batch, classes].
- * Merged by default (same graph and cost as the plain ViT); written atomically.
+ * Merged by default (same graph and cost as the plain backbone); written atomically.
  *
  * @example
  * exportOnnx(pm, "model.onnx", { batch: 1 });
@@ -59,7 +59,7 @@ export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode
   let logits;
   if (doMerge) {
     const dense = merge(pm);
-    logits = vitForward(g, new ParamBinder(g, dense), cfg, images);
+    logits = backboneOf(cfg).forward(g, new ParamBinder(g, dense), cfg, images);
   } else {
     const f = frozen(pm);
     logits = f.forward(g, new ParamBinder(g, f.params), images, { train: false });

@@ -1,18 +1,19 @@
 /**
  * @file merge(): folds each adapted site's dense update dW into the frozen weight (W0 + dW), giving a
- * plain ViT state dict. q, k and v are written back into their thirds of timm's fused qkv.
+ * plain backbone state dict. Each site's rows come from its backbone (ViT's q, k and v are thirds of timm's fused qkv).
  */
 import { ConfigError, InternalError } from "../errors.js";
 import { ParameterStore } from "../ir/parameters.js";
+import type { BackboneConfigBase } from "../models/backbone.js";
+import { backboneOf } from "../models/registry.js";
 import type { PeftModel } from "./apply.js";
 import type { SiteInfo } from "./method.js";
 import type { GenericPeftConfig } from "./registry.js";
 
-/** The backbone weight a site's linear lives in, and the first output row it owns. */
-export function siteWeight(site: SiteInfo): { key: string; rowOffset: number } {
-  const m = /^(blocks\.\d+\.attn)\.(q|k|v)$/.exec(site.path);
-  if (m) return { key: `${m[1]}.qkv.weight`, rowOffset: "qkv".indexOf(m[2]!) * site.nOut };
-  return { key: `${site.path}.weight`, rowOffset: 0 };
+/** The backbone weight a site's linear lives in, and the first output row it owns (the backbone's siteWeight). */
+export function siteWeight(cfg: BackboneConfigBase, site: SiteInfo): { key: string; rowOffset: number } {
+  const w = backboneOf(cfg).siteWeight(cfg, site);
+  return { key: w.weight, rowOffset: w.rowOffset };
 }
 
 /** True when `pm`'s adapters can be folded into the weights (no adapted site, or the method defines `delta`). */
@@ -26,7 +27,7 @@ export function canMerge(pm: PeftModel): boolean {
  * Throws ConfigError for methods whose update is not a linear change of the weights (Adapter).
  *
  * @example
- * const dense = merge(pm);   // a ParameterStore with timm keys, ready for vitForward or exportOnnx
+ * const dense = merge(pm);   // a ParameterStore with timm keys, ready for the backbone's forward or exportOnnx
  */
 export function merge(pm: PeftModel): ParameterStore {
   if (!canMerge(pm)) {
@@ -44,7 +45,7 @@ export function merge(pm: PeftModel): ParameterStore {
     if (dW.length !== site.nIn * site.nOut) {
       throw new InternalError(`merge: ${pm.method.name}.delta for "${site.path}" returned ${dW.length} values, expected nIn*nOut = ${site.nIn}*${site.nOut}`);
     }
-    const { key, rowOffset } = siteWeight(site);
+    const { key, rowOffset } = siteWeight(pm.cfg, site);
     const w = out.get(key);
     if (w.shape.length !== 2 || w.shape[1] !== site.nIn || w.shape[0]! < rowOffset + site.nOut) {
       throw new InternalError(`merge: weight "${key}" [${w.shape.join(", ")}] does not hold site "${site.path}" (${site.nIn} -> ${site.nOut} at row ${rowOffset})`);

@@ -37,13 +37,18 @@ export function matchesPattern(path: string, pattern: string, where = "targetMod
   return path === pattern || path.endsWith(`.${pattern}`);
 }
 
+/** Site paths without their block prefixes ("blocks.3.attn.q", "layers.1.blocks.0.attn.q" -> "attn.q"), once each. */
+export function moduleKinds(sites: readonly SiteInfo[]): string[] {
+  return [...new Set(sites.map((s) => s.path.replace(/^(?:[A-Za-z_]+\.\d+\.)+/, "")))];
+}
+
 /**
  * Sites selected by targets, minus excludes, restricted to `layers`. Throws ConfigError naming a
  * target pattern that matches no site, an exclude pattern that matches nothing, or a layer index
  * outside the model.
  *
  * @example
- * selectSites(vitSites(cfg), { targetModules: ["attn.q", "attn.v"], layers: [0, 1] });
+ * selectSites(backboneOf(cfg).sites(cfg), { targetModules: ["attn.q", "attn.v"], layers: [0, 1] });
  */
 export function selectSites(sites: readonly SiteInfo[], sel: TargetSelection, where = "peft"): SiteInfo[] {
   const blocks = new Set(sites.map((s) => s.block).filter((b): b is number => b !== null));
@@ -52,8 +57,7 @@ export function selectSites(sites: readonly SiteInfo[], sel: TargetSelection, wh
   }
   for (const t of sel.targetModules) {
     if (!sites.some((s) => matchesPattern(s.path, t, `${where}.targetModules`))) {
-      const kinds = [...new Set(sites.map((s) => s.path.replace(/^blocks\.\d+\./, "")))];
-      throw new ConfigError(`${where}.targetModules: "${t}" matches no module; adaptable modules are ${kinds.join(", ")} (suffixes of blocks.N.*, or "/regex/")`);
+      throw new ConfigError(`${where}.targetModules: "${t}" matches no module; adaptable modules are ${moduleKinds(sites).join(", ")} (path suffixes, or "/regex/")`);
     }
   }
   for (const e of sel.excludeModules ?? []) {

@@ -5,7 +5,7 @@
  */
 import { GraphBuilder } from "../ir/builder.js";
 import { ParamBinder, ParameterStore } from "../ir/parameters.js";
-import { vitForward } from "../models/vit.js";
+import { backboneOf } from "../models/registry.js";
 import { PeftModel } from "../peft/apply.js";
 import { canMerge, merge, siteWeight } from "../peft/merge.js";
 import { CompiledGraph, type Feed } from "../runtime/compiled.js";
@@ -121,11 +121,11 @@ export class Evaluator {
     if (merged) {
       dense = merge(pm);
       if (updatable) {
-        const changing = new Set([...pm.sites.map((s) => siteWeight(s).key), ...pm.params.list().filter((p) => p.trainable).map((p) => p.name)]);
+        const changing = new Set([...pm.sites.map((s) => siteWeight(cfg, s).key), ...pm.params.list().filter((p) => p.trainable).map((p) => p.name)]);
         dynamicNames = dense.list().filter((p) => changing.has(p.name)).map((p) => p.name);
         for (const n of dynamicNames) dense.get(n).trainable = true;
       }
-      logits = vitForward(g, new ParamBinder(g, dense), cfg, images);
+      logits = backboneOf(cfg).forward(g, new ParamBinder(g, dense), cfg, images);
     } else {
       if (updatable) throw new InternalError(`Evaluator: method "${pm.config.method}" cannot be merged, so its weights cannot be updated in place`);
       const f = frozenModel(pm);

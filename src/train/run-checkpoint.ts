@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import { ConfigError } from "../errors.js";
+import { backboneOf } from "../models/registry.js";
 import type { PeftModel } from "../peft/apply.js";
 import type { MethodRuntime } from "../peft/method.js";
 import { loadTrainingCheckpoint, modelFingerprint, saveTrainingCheckpoint, type CheckpointTensor, type JsonValue } from "./checkpoint.js";
@@ -60,9 +61,11 @@ export interface RunIdentity {
 
 /** The fingerprint of a run's model: backbone, PEFT config and the trained names with their shapes. */
 export function runFingerprint(pm: PeftModel, trained: readonly string[]): { fingerprint: string; fingerprintDescription: string } {
+  const backbone = backboneOf(pm.cfg);
   return {
+    // The backbone config's key stays "vit" whatever the arch: checkpoints written before other backbones keep their fingerprint.
     fingerprint: modelFingerprint({ base: pm.baseFingerprint(), vit: pm.cfg, peft: pm.config, trainable: trained.map((n) => [n, pm.params.get(n).shape]) }),
-    fingerprintDescription: `${pm.baseName ?? "ViT"} (${pm.cfg.embedDim}x${pm.cfg.depth}, ${pm.cfg.numClasses} classes) + ${pm.config.method}`,
+    fingerprintDescription: `${pm.baseName ?? backbone.arch} (${backbone.describe(pm.cfg)}, ${pm.cfg.numClasses} classes) + ${pm.config.method}`,
   };
 }
 

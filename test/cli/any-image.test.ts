@@ -48,7 +48,7 @@ describe("the demo backbone on a user's own digits", () => {
     const r = await inProcess(["train", "--model", "demo-vit-mnist04", "--data", data, "--out", out, ...FAST]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /loaded \d+ tensors from .*pretrained-vit-mnist04\.safetensors/);
-    assert.match(r.stderr, /model demo-vit-mnist04 \(64 wide, 4 blocks, 3 classes\)/);
+    assert.match(r.stderr, /model demo-vit-mnist04 \(ViT 64x4, 3 classes\)/);
     const b = runJson(out).behaviour;
     assert.deepEqual([b.preprocess.train.channels, b.preprocess.train.mean, b.preprocess.train.std], [1, [0.1307], [0.3081]]);
     assert.ok(fs.existsSync(join(out, "adapter", "adapter_model.safetensors")));

@@ -141,7 +141,7 @@ describe("file-system errors (item 6)", () => {
   test("an absurd --arch is refused from an estimate before anything is allocated", async () => {
     const rss0 = process.memoryUsage().rss;
     assertOneLine(await inProcess(["train", "--data", task, ...COMMON, "--arch", "embedDim=100000,numHeads=1", "--out", at("absurd")]),
-      /out of memory: model vit_test \(100000 wide, 2 blocks\) has \d+M parameters, about \d+\.\d GiB before training starts; this machine has/);
+      /out of memory: model vit_test \(ViT 100000x2\) has \d+M parameters, about \d+\.\d GiB before training starts; this machine has/);
     assert.ok(process.memoryUsage().rss - rss0 < 512 * 2 ** 20);
     assert.ok(!fs.existsSync(at("absurd")));
   });

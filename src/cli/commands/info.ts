@@ -2,7 +2,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
+import { backboneOf } from "../../models/registry.js";
 import { applyAdapters, type PeftModel } from "../../peft/apply.js";
+import { moduleKinds } from "../../peft/targets.js";
 import { loadTrainingCheckpoint } from "../../train/checkpoint.js";
 import { readRunLog } from "../../train/run-log.js";
 import { RUN_FILES } from "../../train/trainer.js";
@@ -13,9 +15,10 @@ import { addModelOptions } from "./train.js";
 
 function describe(pm: PeftModel, ctx: CliContext): void {
   const c = pm.cfg;
-  println(ctx.stdout, `model: ${pm.baseName ?? "vit"}: image ${c.inChans}x${c.imgSize}x${c.imgSize}, patch ${c.patchSize}, width ${c.embedDim}, depth ${c.depth}, heads ${c.numHeads}, mlp x${c.mlpRatio}, classes ${c.numClasses}`);
+  const b = backboneOf(c);
+  println(ctx.stdout, `model: ${pm.baseName ?? b.arch}: ${b.describe(c)}, image ${c.inChans}x${c.imgSize}x${c.imgSize}, classes ${c.numClasses}`);
   println(ctx.stdout, `adapter: ${JSON.stringify(pm.config)}`);
-  const kinds = [...new Set(pm.sites.map((s) => s.path.replace(/^blocks\.\d+\./, "")))];
+  const kinds = moduleKinds(pm.sites);
   const blocks = new Set(pm.sites.map((s) => s.block).filter((b) => b !== null));
   println(ctx.stdout, `adapted modules: ${pm.sites.length} (${kinds.join(", ") || "none"}${blocks.size ? ` in ${blocks.size} blocks` : ""})`);
   const trained = pm.params.list().filter((p) => p.trainable);

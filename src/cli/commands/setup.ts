@@ -1,5 +1,5 @@
 /**
- * @file From resolved CLI settings to objects: datasets in the four layouts, the ViT (random or from a
+ * @file From resolved CLI settings to objects: datasets in the four layouts, the backbone (random or from a
  * weight file, refusing weights of another architecture), the PEFT config and the transforms.
  */
 import * as fs from "node:fs";
@@ -16,12 +16,10 @@ import { detectLayout } from "../../data/layout.js";
 import { makeTransform, PRESETS, type PresetName, type TransformSpec } from "../../data/transforms.js";
 import { readVtab, VTAB_SPLITS, type VtabSplit } from "../../data/vtab.js";
 import { ConfigError, FormatError, unknownName } from "../../errors.js";
-import { checkArchOverrides } from "../../models/arch-overrides.js";
-import { checkpointFilter, detectCheckpointSource } from "../../models/checkpoint-filter.js";
+import type { BackboneConfigBase, PretrainedCfg } from "../../models/backbone.js";
 import { checkModelFits } from "../../models/memory-estimate.js";
 import { loadPretrained, type RawTensor } from "../../models/load.js";
-import { vitVariant, type CheckpointSource, type PretrainedCfg } from "../../models/vit-variants.js";
-import { createVitParams, validateVitConfig, type VitConfig } from "../../models/vit.js";
+import { backboneOf, resolveVariant } from "../../models/registry.js";
 import type { BaseModel } from "../../peft/apply.js";
 import { getMethod } from "../../peft/registry.js";
 import { Rng } from "../../random.js";
@@ -32,14 +30,6 @@ import { isExistingFile } from "../output-path.js";
 export const DATASET_FORMATS = ["vtab", "fgvc", "imagefolder", "idx"] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 export const WEIGHT_FORMATS = ["auto", "timm", "npz", "mae", "mocov3"] as const;
-
-/**
- * Small architectures for tests and smoke runs, random-initialised (no pretrained weights exist).
- * CLI-only names; `--arch key=value,...` changes any field.
- */
-export const TEST_ARCHS: Record<string, Omit<VitConfig, "numClasses">> = {
-  vit_test: { imgSize: 32, patchSize: 8, inChans: 3, embedDim: 32, depth: 2, numHeads: 2, mlpRatio: 2, qkvBias: true, eps: 1e-6 },
-};
 
 /** Settings that identify the data, the model and the adapter of a run (the part of run.json eval/predict reuse). */
 export interface RunSpec {
@@ -208,21 +198,13 @@ export function defaultSplits(spec: RunSpec): [string, string] {
   }
 }
 
-/** The model's architecture: a test arch or a timm variant, with `arch` overrides and the dataset's class count. */
-export function modelConfig(spec: RunSpec, numClasses: number): { cfg: VitConfig; pretrained: PretrainedCfg | null; name: string } {
-  const over = checkArchOverrides(spec.arch ?? {});
-  const test = TEST_ARCHS[spec.model];
-  if (test) {
-    const cfg: VitConfig = { ...test, numClasses, ...over };
-    try {
-      validateVitConfig(cfg);
-    } catch (cause) {
-      throw new ConfigError(`model "${spec.model}" with --arch ${JSON.stringify(over)}: ${(cause as Error).message}`, { cause });
-    }
-    checkModelFits(cfg, spec.model);
-    return { cfg, pretrained: null, name: spec.model };
-  }
-  const v = vitVariant(spec.model, { numClasses, ...over });
+/**
+ * The model's architecture: any registered backbone's variant (models/registry.ts: timm names and tags,
+ * named and test models), with `arch` overrides (checked against that backbone's config keys) and the
+ * dataset's class count. `pretrained` is null for random-init test models.
+ */
+export function modelConfig(spec: RunSpec, numClasses: number): { cfg: BackboneConfigBase; pretrained: PretrainedCfg | null; name: string } {
+  const v = resolveVariant(spec.model, { numClasses, ...spec.arch });
   checkModelFits(v.config, v.name);
   return { cfg: v.config, pretrained: v.pretrained, name: v.name };
 }
@@ -254,23 +236,28 @@ export interface BuiltBase {
 }
 
 /**
- * Creates the ViT (random init from `spec.seed`) and loads `spec.weights` into it. The head may differ
+ * Creates the backbone (random init from `spec.seed`) and loads `spec.weights` into it. The head may differ
  * (new task); any other missing or mis-shaped tensor means the file belongs to another model: ConfigError.
  */
 export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
   const { cfg, pretrained, name } = modelConfig(spec, numClasses);
-  const params = createVitParams(cfg, new Rng(spec.seed));
+  const backbone = backboneOf(cfg);
+  const params = backbone.createParams(cfg, new Rng(spec.seed));
   const notes: string[] = [];
   const weights = spec.weights ?? shippedWeights(pretrained);
   if (!weights) {
-    if (!TEST_ARCHS[spec.model]) notes.push(`warning: no --weights given; ${name} starts from random weights`);
+    if (pretrained) notes.push(`warning: no --weights given; ${name} starts from random weights`);
     return { base: { cfg, params, name }, pretrained, notes };
   }
   spec = { ...spec, weights };
   const raw = readWeightFile(weights);
-  const source: CheckpointSource = spec.weightsFormat !== "auto" ? spec.weightsFormat : detectCheckpointSource(raw) ?? (pretrained?.source as CheckpointSource | undefined) ?? "timm";
-  const tensors = checkpointFilter(raw, cfg, source, { file: spec.weights });
-  const isHead = (k: string) => k === "head.weight" || k === "head.bias";
+  const given = spec.weightsFormat !== "auto" ? spec.weightsFormat : null;
+  const { tensors, source } = backbone.checkpointFilter
+    ? backbone.checkpointFilter(raw, cfg, { ...(given ? { source: given } : {}), ...(pretrained ? { hint: pretrained.source } : {}), file: weights })
+    : { tensors: raw, source: "timm" };
+  // The classifier (the site outside the blocks) may differ: a new task's class count.
+  const head = backbone.sites(cfg).find((s) => s.block === null)?.path;
+  const isHead = (k: string) => head !== undefined && k.startsWith(`${head}.`);
   const report = loadPretrained(params, tensors, { ignoreMissing: isHead });
   const wrong = report.mismatched.filter((m) => !isHead(m.key));
   if (wrong.length || report.missing.length) {
@@ -278,7 +265,7 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
       ...wrong.slice(0, 3).map((m) => `${m.key} is [${m.got.join(", ")}] in the file, [${m.expected.join(", ")}] in the model`),
       ...(report.missing.length ? [`${report.missing.length} tensors missing (e.g. ${report.missing.slice(0, 3).join(", ")})`] : []),
     ];
-    throw new ConfigError(`weights file ${spec.weights} (${source} layout) belongs to another model than ${name} (${cfg.embedDim} wide, ${cfg.depth} blocks): ${detail.join("; ")}`);
+    throw new ConfigError(`weights file ${spec.weights} (${source} layout) belongs to another model than ${name} (${backbone.describe(cfg)}): ${detail.join("; ")}`);
   }
   notes.push(`loaded ${report.loaded.length} tensors from ${spec.weights} (${source} layout)` +
     (report.mismatched.length ? "; head re-initialised for the new classes" : "") +
@@ -290,7 +277,7 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
  * Normalisation for the model: `--mean/--std`; else the variant's (timm preset, or any model that is not
  * RGB); else ImageNet's, which the SNELL presets use for every RGB backbone as the authors do.
  */
-export function normalisationFor(spec: RunSpec, cfg: VitConfig, pretrained: PretrainedCfg | null): { mean?: readonly number[]; std?: readonly number[] } {
+export function normalisationFor(spec: RunSpec, cfg: BackboneConfigBase, pretrained: PretrainedCfg | null): { mean?: readonly number[]; std?: readonly number[] } {
   if (spec.mean || spec.std) {
     if (!spec.mean || !spec.std) throw new ConfigError("pass --mean and --std together");
     return { mean: spec.mean, std: spec.std };
@@ -303,7 +290,7 @@ export function normalisationFor(spec: RunSpec, cfg: VitConfig, pretrained: Pret
  * Train or eval preprocessing for the model: the preset at the model's input size and channel count
  * (grey or RGBA files are converted), normalised as normalisationFor says (timm: also the tag's crop).
  */
-export function transformFor(spec: RunSpec, cfg: VitConfig, pretrained: PretrainedCfg | null, train: boolean): TransformSpec {
+export function transformFor(spec: RunSpec, cfg: BackboneConfigBase, pretrained: PretrainedCfg | null, train: boolean): TransformSpec {
   const timm = spec.preprocess === "timm" && pretrained ? { interpolation: pretrained.interpolation, cropPct: pretrained.cropPct } : {};
   return makeTransform(spec.preprocess, { train, size: cfg.imgSize, channels: cfg.inChans, ...timm, ...normalisationFor(spec, cfg, pretrained) });
 }

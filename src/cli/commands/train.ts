@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { ConfigError } from "../../errors.js";
+import { backboneOf } from "../../models/registry.js";
 import { applyAdapters } from "../../peft/apply.js";
 import { writeFileAtomic } from "../../train/atomic.js";
 import type { JsonValue } from "../../train/checkpoint.js";
@@ -146,7 +147,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const built = buildBase(spec, numClasses);
   for (const n of built.notes) println(ctx.stderr, n);
   const pm = applyAdapters(built.base, spec.peft, { seed: spec.seed });
-  println(ctx.stderr, `model ${built.base.name} (${pm.cfg.embedDim} wide, ${pm.cfg.depth} blocks, ${numClasses} classes) + ${pm.config.method} on ${pm.sites.length} modules: ${pm.trainableReport()}`);
+  println(ctx.stderr, `model ${built.base.name} (${backboneOf(pm.cfg).describe(pm.cfg)}, ${numClasses} classes) + ${pm.config.method} on ${pm.sites.length} modules: ${pm.trainableReport()}`);
   println(ctx.stderr, `data ${spec.data} (${spec.datasetFormat}): ${trainSet.length} training images, ${evalSet.length} evaluation images`);
 
   const stored0 = { ...c, out, data: spec.data, ...(spec.weights ? { weights: spec.weights } : {}) };
