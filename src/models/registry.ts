@@ -4,6 +4,7 @@
  */
 import { ConfigError, InternalError, unknownName } from "../errors.js";
 import type { Backbone, BackboneConfigBase, ModelVariant } from "./backbone.js";
+import { convnext } from "./convnext.js";
 import { vit } from "./vit.js";
 
 /** The arch a config names; configs stored before backbones had names are ViTs. */
@@ -82,3 +83,4 @@ export function checkConfigKeys(b: AnyBackbone, over: Readonly<Record<string, un
 
 // The built-in backbones (a new architecture file adds its line here).
 registerBackbone(vit);
+registerBackbone(convnext);
