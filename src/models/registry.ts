@@ -5,6 +5,7 @@
 import { ConfigError, InternalError, unknownName } from "../errors.js";
 import type { Backbone, BackboneConfigBase, ModelVariant } from "./backbone.js";
 import { convnext } from "./convnext.js";
+import { swin } from "./swin.js";
 import { vit } from "./vit.js";
 
 /** The arch a config names; configs stored before backbones had names are ViTs. */
@@ -84,3 +85,4 @@ export function checkConfigKeys(b: AnyBackbone, over: Readonly<Record<string, un
 // The built-in backbones (a new architecture file adds its line here).
 registerBackbone(vit);
 registerBackbone(convnext);
+registerBackbone(swin);
