@@ -10,8 +10,7 @@ import { ConfigError, SnellError } from "../src/errors.js";
 import { GraphBuilder } from "../src/ir/builder.js";
 import { crossEntropy } from "../src/ir/losses.js";
 import type { Value } from "../src/ir/value.js";
-import { createVitParams } from "../src/models/vit.js";
-import { vitVariant } from "../src/models/vit-variants.js";
+import { backboneOf, resolveVariant } from "../src/models/registry.js";
 import { applyAdapters } from "../src/peft/apply.js";
 import { thresholdOf } from "../src/peft/snell/threshold-graph.js";
 import { Rng } from "../src/random.js";
@@ -20,8 +19,10 @@ import { parseDevice } from "../src/runtime/device.js";
 import { currentRssMiB, peakRssMiB } from "../src/runtime/memory.js";
 import { TrainSession } from "../src/train/step-session.js";
 
-/** Bench model names (the reference script's) to timm architectures. */
-export const ARCH = { vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224" } as const;
+/** Bench model names (the reference script's) to timm architectures; any backbone in models/registry.ts. */
+export const ARCH = {
+  vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224", swin_b: "swin_base_patch4_window7_224",
+} as const;
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -68,12 +69,10 @@ function peftConfig(): Record<string, unknown> {
 }
 
 /**
- * Median seconds of computing the thresholds of every adapted matrix of this ViT (q, k, v, proj, fc1, fc2
+ * Median seconds of computing the thresholds of every adapted matrix (`shapes`: q, k, v, proj, fc1, fc2
  * per block) alone, through the same thresholdOf the SNELL step uses, on |K|-like data.
  */
-async function thresholdSeconds(embed: number, depth: number): Promise<number> {
-  const shapes: Array<[number, number]> = [];
-  for (let b = 0; b < depth; b++) shapes.push([embed, embed], [embed, embed], [embed, embed], [embed, embed], [embed, 4 * embed], [4 * embed, embed]);
+async function thresholdSeconds(shapes: ReadonlyArray<readonly [number, number]>): Promise<number> {
   const g = new GraphBuilder("thresholds");
   shapes.forEach(([r, c], i) => {
     const m = g.input(`m${i}`, [r, c]);
@@ -103,9 +102,10 @@ async function thresholdSeconds(embed: number, depth: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const cfg = vitVariant(ARCH[model], { numClasses: 10 }).config;
+  if (!Object.prototype.hasOwnProperty.call(ARCH, model)) throw new ConfigError(`bench/child: unknown --model "${model}"; known: ${Object.keys(ARCH).join(", ")}`);
+  const cfg = resolveVariant(ARCH[model], { numClasses: 10 }).config;
   const rng = new Rng(0);
-  const pm = applyAdapters({ cfg, params: createVitParams(cfg, rng) }, peftConfig(), { seed: 0 });
+  const pm = applyAdapters({ cfg, params: backboneOf(cfg).createParams(cfg, rng) }, peftConfig(), { seed: 0 });
   const rssBuilt = currentRssMiB();
   const tc = performance.now();
   const session = await TrainSession.create({
@@ -161,9 +161,10 @@ async function main(): Promise<void> {
     trainable: pm.trainableCounts().trainable, losses,
   };
   if (argv.includes("--thresholds")) {
-    const ts = await thresholdSeconds(cfg.embedDim, cfg.depth);
+    const shapes = pm.sites.map((s) => [s.nOut, s.nIn] as const);
+    const ts = await thresholdSeconds(shapes);
     out.thresholds_s = ts;
-    out.matrices = 6 * cfg.depth;
+    out.matrices = shapes.length;
     out.threshold_share = ts / stepS;
   }
   console.log(JSON.stringify(out));
