@@ -12,7 +12,6 @@ import { truncNormal, type Rng } from "../random.js";
 import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteInfo, SiteWeight } from "./backbone.js";
 import { swinCheckpointFilter } from "./swin-checkpoint.js";
 import { swinVariantNames, swinVariantOrNull } from "./swin-variants.js";
-import { timmTruncNormal } from "./vit.js";
 
 /** Architecture of a Swin Transformer (timm's SwinTransformer, square input, no absolute position embedding). */
 export interface SwinConfig {
@@ -116,16 +115,28 @@ export function swinParamSpecs(cfg: SwinConfig): ParamSpec[] {
     }
   }
   norm("norm", swinNumFeatures(cfg));
-  if (cfg.numClasses > 0) linear("head.fc", cfg.numClasses, swinNumFeatures(cfg), true, "head");
+  if (cfg.numClasses > 0) {
+    add("head.fc.weight", [cfg.numClasses, swinNumFeatures(cfg)], "torch-linear");
+    add("head.fc.bias", [cfg.numClasses], "torch-linear");
+  }
   return out;
 }
 
-/** Random init in timm's layout (trunc-normal 0.02 weights and tables, zero biases, LN ones/zeros, the head as ViT's). All frozen. */
+/**
+ * How a new head starts (recorded in run.json). The authors' swin_timm.py leaves init_weights commented
+ * out and builds the head at the task's class count, so it keeps torch's nn.Linear default (timm's own
+ * Swin would use trunc_normal_(std=0.02)).
+ */
+export const SWIN_HEAD_INIT = "torch nn.Linear default (the authors' Swin skips init_weights): weight and bias U(-1/sqrt(in), 1/sqrt(in))";
+
+/** Random init in timm's layout (trunc-normal 0.02 weights and tables, zero biases, LN ones/zeros; the head: SWIN_HEAD_INIT). All frozen. */
 export function createSwinParams(cfg: SwinConfig, rng: Rng): ParameterStore {
   const ps = new ParameterStore();
+  const bound = 1 / Math.sqrt(swinNumFeatures(cfg));
   for (const s of swinParamSpecs(cfg)) {
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const data = s.init === "trunc" ? truncNormal(rng, n, 0.02) : s.init === "head" ? timmTruncNormal(rng, n, 0.02)
+    const data = s.init === "trunc" ? truncNormal(rng, n, 0.02)
+      : s.init === "torch-linear" ? Float32Array.from({ length: n }, () => (2 * rng.uniform() - 1) * bound)
       : s.init === "ones" ? new Float32Array(n).fill(1) : new Float32Array(n);
     ps.add(s.name, s.shape, data, { trainable: false, decay: s.decay });
   }

@@ -52,6 +52,22 @@ describe("Swin in the registry", () => {
   });
 });
 
+describe("Swin's new head", () => {
+  test("starts as torch's nn.Linear default, as the authors' Swin (no init_weights): U(-1/sqrt(in), 1/sqrt(in)) for weight and bias", () => {
+    const big = { ...cfg, numClasses: 200 };
+    const ps = createSwinParams(big, new Rng(4));
+    const bound = 1 / Math.sqrt(32);
+    for (const n of ["head.fc.weight", "head.fc.bias"]) {
+      const d = ps.get(n).data;
+      const max = d.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assert.ok(max <= bound && max > 0.9 * bound, `${n}: max |v| ${max}, bound ${bound}`);
+      // A uniform on [-b, b] has standard deviation b / sqrt(3) (a normal of std 0.02 would give 0.02).
+      const sd = Math.sqrt(d.reduce((a, v) => a + v * v, 0) / d.length);
+      assert.ok(Math.abs(sd - bound / Math.sqrt(3)) < 0.15 * bound / Math.sqrt(3), `${n}: sd ${sd}`);
+    }
+  });
+});
+
 describe("Swin with adapters", () => {
   const base = () => ({ cfg, params: createSwinParams(cfg, new Rng(0)) });
 
