@@ -48,9 +48,27 @@ export const SWIN_PRETRAINED: Record<string, PretrainedCfg> = {
 };
 for (const [name, p] of Object.entries(SWIN_PRETRAINED)) p.hfHubId = `timm/${name}`;
 
-/** Every valid name: architectures and "arch.tag" pairs. */
+/**
+ * Small Swins for tests and smoke runs: random init, no pretrained tag (`--arch key=value,...` changes the
+ * scalar fields). swin_test: 8x8 patch grid, window 4 (stage 0: 4 windows and a shifted block, then a
+ * merge; stage 1: one window, unshifted).
+ */
+export const SWIN_TEST_ARCHS = {
+  swin_test: { imgSize: 32, patchSize: 4, inChans: 3, embedDim: 16, depths: [2, 2], numHeads: [2, 4], windowSize: 4, mlpRatio: 4, qkvBias: true, eps: 1e-5 },
+} as const satisfies Record<string, Omit<SwinConfig, "numClasses" | "arch">>;
+
+/** Every valid name: architectures, "arch.tag" pairs and the test archs. */
 export function swinVariantNames(): string[] {
-  return [...Object.keys(SWIN_ARCHS), ...Object.keys(SWIN_PRETRAINED)];
+  return [...Object.keys(SWIN_ARCHS), ...Object.keys(SWIN_PRETRAINED), ...Object.keys(SWIN_TEST_ARCHS)];
+}
+
+function validated(full: string, config: SwinConfig, overrides: Readonly<Record<string, unknown>>): SwinConfig {
+  try {
+    validateSwinConfig(config);
+  } catch (cause) {
+    throw new ConfigError(`Swin variant "${full}" with overrides ${JSON.stringify(overrides)}: ${(cause as Error).message}`, { cause });
+  }
+  return config;
 }
 
 /** The config an arch builds, before overrides. */
@@ -68,6 +86,11 @@ export function swinArchConfig(arch: SwinArchName, numClasses = 1000): SwinConfi
  * make the config inconsistent.
  */
 export function swinVariantOrNull(name: string, overrides: Readonly<Record<string, unknown>> = {}): ModelVariant<SwinConfig> | null {
+  if (Object.prototype.hasOwnProperty.call(SWIN_TEST_ARCHS, name)) {
+    const t = SWIN_TEST_ARCHS[name as keyof typeof SWIN_TEST_ARCHS];
+    const config = { arch: "swin", numClasses: 0, ...t, depths: [...t.depths], numHeads: [...t.numHeads], ...overrides } as SwinConfig;
+    return { name, arch: name, tag: null, config: validated(name, config, overrides), pretrained: null };
+  }
   const dot = name.indexOf(".");
   const archName = dot < 0 ? name : name.slice(0, dot);
   if (!Object.prototype.hasOwnProperty.call(SWIN_ARCHS, archName)) return null;
@@ -76,12 +99,7 @@ export function swinVariantOrNull(name: string, overrides: Readonly<Record<strin
   const full = `${arch}.${tag}`;
   const pretrained = SWIN_PRETRAINED[full];
   if (!pretrained) return null;
-  const config = { ...swinArchConfig(arch, pretrained.numClasses), ...overrides } as SwinConfig;
-  try {
-    validateSwinConfig(config);
-  } catch (cause) {
-    throw new ConfigError(`Swin variant "${full}" with overrides ${JSON.stringify(overrides)}: ${(cause as Error).message}`, { cause });
-  }
+  const config = validated(full, { ...swinArchConfig(arch, pretrained.numClasses), ...overrides } as SwinConfig, overrides);
   return { name: full, arch, tag, config, pretrained };
 }
 
