@@ -1,7 +1,7 @@
 /**
  * @file `snell` end to end on a reduced Swin (`--model swin_test`): train with SNELL, the authors'
- * regularisers and stochastic depth, evaluate, merge (the merged weights load as a plain Swin and give
- * the run's accuracy), export, and train from Microsoft-layout weights written by the PyTorch fixture.
+ * regularisers and stochastic depth, evaluate, merge, export, resume after SIGKILL to the same bytes, and
+ * train from Microsoft-layout weights written by the PyTorch fixture.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -10,7 +10,8 @@ import { after, before, describe, test } from "node:test";
 import { readSafetensors } from "../../src/checkpoint/safetensors.js";
 import { swinParamSpecs } from "../../src/models/swin.js";
 import { swinVariant } from "../../src/models/swin-variants.js";
-import { inProcess } from "../helpers/cli.js";
+import { readRunLog } from "../../src/train/run-log.js";
+import { inProcess, spawnCli } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -60,5 +61,26 @@ describe("snell with --model swin_test", () => {
     const n = swinParamSpecs(swinVariant("swin_test", { numClasses: 3 }).config).length - 2;
     assert.match(r.stderr, new RegExp(`^loaded ${n} tensors from .*model_original\\.pth \\(original layout\\); head re-initialised for the new classes$`, "m"));
     assert.doesNotMatch(r.stderr, /unexpected|missing/);
+  });
+
+  test("a run killed after its first checkpoint resumes to the same adapter bytes and losses (window drop-path and stochastic-depth seeds included)", async () => {
+    const args = ["train", "--data", task, ...MODEL, "--method", "snell", "--rank", "4", "--sparsity", "0.5", "--dropout", "0.1", "--drop-path", "0.1",
+      "--stochastic-depth", "0.1", "--epochs", "10", "--eval-every", "0"];
+    const straight = spawnCli([...args, "--out", at("straight")]).done;
+    const killed = at("killed");
+    const p = spawnCli([...args, "--out", killed]);
+    while (!fs.existsSync(join(killed, "checkpoint.safetensors"))) {
+      if (p.child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    p.child.kill("SIGKILL");
+    assert.equal((await p.done).signal, "SIGKILL", "the run finished before it could be killed");
+    const r = await spawnCli(["train", "--resume", "--out", killed, "--no-progress"]).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resumed from .*checkpoint\.safetensors: epoch \d+/);
+    assert.equal((await straight).code, 0);
+    const bytes = (dir: string) => fs.readFileSync(join(dir, "adapter", "adapter_model.safetensors"));
+    assert.deepEqual(bytes(killed), bytes(at("straight")));
+    assert.deepEqual(readRunLog(join(killed, "log.jsonl")).map((l) => l.loss), readRunLog(join(at("straight"), "log.jsonl")).map((l) => l.loss));
   });
 });
