@@ -21,7 +21,7 @@ import { TrainSession } from "../src/train/step-session.js";
 
 /** Bench model names (the reference script's) to timm architectures; any backbone in models/registry.ts. */
 export const ARCH = {
-  vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224", swin_b: "swin_base_patch4_window7_224",
+  vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224", swin_b: "swin_base_patch4_window7_224", convnext_b: "convnext_base",
 } as const;
 
 const argv = process.argv.slice(2);

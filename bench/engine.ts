@@ -4,7 +4,7 @@
  * back per method so both see the same machine load. Also the share of a SNELL step spent on the
  * thresholds and SNELL vs LoRA peak RSS. See bench/README.md for what each figure means.
  *
- * Options: --model vit_s|vit_b|vit_ti|swin_b  --batch 8  --steps 3  --threads N (default: all cores)
+ * Options: --model vit_s|vit_b|vit_ti|swin_b|convnext_b  --batch 8  --steps 3  --threads N (default: all cores)
  *          --methods lora,snell  --rank 8  --sparsity 0.9  --skip-torch
  *          --share-model vit_b|none  (model of the threshold-share and SNELL-vs-LoRA-RSS runs; default vit_b)
  *          --device cpu|webgpu|cuda  (ours only; the PyTorch reference stays on CPU)
@@ -26,7 +26,7 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 };
 // bench/child.ts's ARCH; the PyTorch reference knows the ViTs only (its columns stay empty for the others).
-const MODELS = ["vit_ti", "vit_s", "vit_b", "swin_b"];
+const MODELS = ["vit_ti", "vit_s", "vit_b", "swin_b", "convnext_b"];
 const model = opt("model", "vit_s");
 const batch = opt("batch", "8");
 const steps = opt("steps", "3");
