@@ -187,7 +187,7 @@ class Ctx {
 
   conv(name: string, x: Value, attrs: { strides?: number[]; pads?: number[]; group?: number }, keep = false): Value {
     const w = this.bind.get(`${name}.weight`);
-    // A frozen depthwise kernel stays an initializer: ORT's depthwise path is 3-14x faster on a constant one (bench/depthwise.ts).
+    // A frozen depthwise kernel stays an initializer: ORT's depthwise path is 2-40x faster on a constant one (bench/depthwise.ts).
     if (keep) this.g.keepInGraph(w);
     return this.g.scope(name, () => this.g.Conv(x, w, this.bind.get(`${name}.bias`), attrs));
   }
