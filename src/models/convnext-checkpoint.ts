@@ -26,8 +26,9 @@ function unwrap(raw: ReadonlyMap<string, RawTensor>): ReadonlyMap<string, RawTen
 /** The layout of a ConvNeXt state dict, from keys only one layout has; timm when none says otherwise. */
 export function detectConvNextLayout(raw: ReadonlyMap<string, RawTensor>): ConvNextLayout {
   const keys = [...unwrap(raw).keys()];
-  if (keys.some((k) => k.startsWith("downsample_layers.") || /\.dwconv\./.test(k))) return "fb";
+  // HF names its convs dwconv / pwconv as FB does, so its prefix is asked first.
   if (keys.some((k) => k.startsWith("convnext.") || k.startsWith("classifier."))) return "hf";
+  if (keys.some((k) => k.startsWith("downsample_layers.") || /\.dwconv\./.test(k))) return "fb";
   if (keys.some((k) => k.startsWith("stem.proj.") || /\.downsample\.(norm|proj)\./.test(k))) return "snell";
   return "timm";
 }
