@@ -4,8 +4,8 @@
  *
  * @example
  * import { models, peft, train, random } from "snell-ts";
- * const cfg = models.vitVariant("vit_small_patch16_224").config;
- * const base = { cfg, params: models.createVitParams(cfg, new random.Rng(0)) };
+ * const cfg = models.resolveVariant("vit_small_patch16_224").config;
+ * const base = { cfg, params: models.backboneOf(cfg).createParams(cfg, new random.Rng(0)) };
  * const model = peft.applyAdapters(base, { method: "snell", rank: 8, sparsity: 0.9 });
  * console.log(model.trainableReport());
  */

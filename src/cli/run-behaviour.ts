@@ -4,7 +4,6 @@
  */
 import type { TransformSpec } from "../data/transforms.js";
 import { RANDOM_MASK_DRAW } from "../ir/ops/random.js";
-import { HEAD_INIT } from "../models/vit.js";
 import { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT } from "../peft/site-regularisers.js";
 import { FULL_SPARSITY, ZERO_SPARSITY } from "../peft/snell/sparsify.js";
 
@@ -65,10 +64,12 @@ export function runBehaviour(o: {
   transforms: { train: TransformSpec; eval: TransformSpec };
   modelEma?: number | null;
   semantics?: Record<string, unknown>;
+  /** How the backbone starts a new classifier (Backbone.headInit). */
+  headInit: string;
 }): RunBehaviour {
   return {
     format: "snell-ts/behaviour/1", trainSplit: o.trainSplit, evalSplit: o.evalSplit,
     preprocess: { train: preprocessRecord(o.transforms.train), eval: preprocessRecord(o.transforms.eval) },
-    headInit: HEAD_INIT, modelEma: o.modelEma ?? null, semantics: { ...(o.semantics ?? {}) },
+    headInit: o.headInit, modelEma: o.modelEma ?? null, semantics: { ...(o.semantics ?? {}) },
   };
 }

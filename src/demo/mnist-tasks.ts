@@ -4,15 +4,16 @@
  * images, evaluated on held-out 5-9 test images). Tensors are built in memory: MNIST needs no decoding.
  */
 import { loadMnist, type IdxImages } from "../data/idx.js";
-import { NAMED_VITS } from "../models/vit-variants.js";
-import type { VitConfig } from "../models/vit.js";
+import type { BackboneConfigBase } from "../models/backbone.js";
+import { resolveVariant } from "../models/registry.js";
 import { Rng } from "../random.js";
 
 /**
  * The demo backbone: a small ViT on 28x28 single-channel digits (4x4 patches of 7 pixels), registered as
  * the named variant "demo-vit-mnist04" so `snell train --model demo-vit-mnist04` builds the same model.
  */
-export const DEMO_VIT: VitConfig = { ...NAMED_VITS["demo-vit-mnist04"].config };
+const DEMO = resolveVariant("demo-vit-mnist04");
+export const DEMO_VIT: BackboneConfigBase = { ...DEMO.config };
 
 /**
  * The demo's trainer settings besides epochs, batch, lr and decay: the authors' cosine schedule with
@@ -21,7 +22,7 @@ export const DEMO_VIT: VitConfig = { ...NAMED_VITS["demo-vit-mnist04"].config };
 export const DEMO_SCHEDULE = { warmupEpochs: 1, warmupLr: 1e-6, minLr: 1e-5, scheduleUpdate: "step", evalEvery: 1, dropLast: true } as const;
 
 /** MNIST's own normalisation (mean and std of the training pixels), as the variant records it. */
-const MEAN = NAMED_VITS["demo-vit-mnist04"].pretrained.mean[0], STD = NAMED_VITS["demo-vit-mnist04"].pretrained.std[0];
+const MEAN = DEMO.pretrained!.mean[0]!, STD = DEMO.pretrained!.std[0]!;
 
 /** Images [N, 1, 28, 28] normalised, labels [N] as int64. */
 export interface TensorSet {

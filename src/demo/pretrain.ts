@@ -4,7 +4,7 @@
  * `npx snell demo --pretrain` (seed 0, 3 epochs); the demo itself only reads it.
  */
 import { writeSafetensors } from "../checkpoint/safetensors.js";
-import { createVitParams } from "../models/vit.js";
+import { backboneOf } from "../models/registry.js";
 import { applyAdapters } from "../peft/apply.js";
 import { Rng } from "../random.js";
 import { train } from "../train/trainer.js";
@@ -23,7 +23,7 @@ export async function pretrainDemoVit(out: string, opts: PretrainOptions = {}): 
   const { epochs = 3, batch = 128, lr = 1e-3, seed = 0, log = console.log } = opts;
   const { train: trainSet, test } = upstreamTask();
   // Training from scratch is full fine-tuning of a randomly initialised model.
-  const model = applyAdapters({ cfg: DEMO_VIT, params: createVitParams(DEMO_VIT, new Rng(seed)), name: "demo-vit" }, { method: "full" }, { seed });
+  const model = applyAdapters({ cfg: DEMO_VIT, params: backboneOf(DEMO_VIT).createParams(DEMO_VIT, new Rng(seed)), name: "demo-vit" }, { method: "full" }, { seed });
   const r = await train({
     model, train: trainSet, eval: test,
     config: { ...DEMO_SCHEDULE, epochs, batchSize: batch, lr, weightDecay: 0.05, warmupEpochs: 0, seed: seed + 1 },

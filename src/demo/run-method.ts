@@ -5,7 +5,7 @@
  */
 import { readSafetensors } from "../checkpoint/safetensors.js";
 import { loadPretrained } from "../models/load.js";
-import { createVitParams } from "../models/vit.js";
+import { backboneOf } from "../models/registry.js";
 import { applyAdapters } from "../peft/apply.js";
 import { Rng } from "../random.js";
 import { train } from "../train/trainer.js";
@@ -40,7 +40,7 @@ export interface RunMethodOptions {
 }
 
 export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: string) => void = () => {}): Promise<MethodRun> {
-  const params = createVitParams(DEMO_VIT, new Rng(o.seed));
+  const params = backboneOf(DEMO_VIT).createParams(DEMO_VIT, new Rng(o.seed));
   const pretrained = readSafetensors(o.weights);
   // The downstream task has new classes: keep the fresh head, load everything else.
   pretrained.delete("head.weight");

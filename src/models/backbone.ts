@@ -125,6 +125,8 @@ export interface Backbone<C extends BackboneConfigBase = BackboneConfigBase> {
   defaultTrained: readonly string[];
   /** images [B, inChans, imgSize, imgSize] -> logits [B, numClasses] (or pooled features). */
   forward(g: GraphBuilder, bind: ParamBinder, cfg: C, images: Value, opts?: BackboneForwardOptions): Value;
+  /** How a new classifier starts (recorded in run.json), e.g. timm's trunc_normal_(std=0.02). */
+  readonly headInit?: string;
   /** "ViT 768x12", "Swin 128/[2,2,18,2]", "ConvNeXt [128..1024]/[3,3,27,3]" for messages. */
   describe(cfg: C): string;
   /**

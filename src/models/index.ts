@@ -1,7 +1,11 @@
-/** @file Public surface of the models layer: the ViT, its variants, checkpoint mapping and loading. */
+/** @file Public surface of the models layer: the Backbone seam and its registry, the ViT, its variants, checkpoint mapping and loading. */
+export type {
+  Backbone, BackboneConfigBase, BackboneForwardOptions, FrozenLinear, LayoutOptions, ModelVariant, ParamSpec, SiteInfo, SiteWeight, VariantSource,
+} from "./backbone.js";
+export { DEFAULT_ARCH, backboneArchs, backboneOf, checkConfigKeys, getBackbone, registerBackbone, resolveVariant, variantNames } from "./registry.js";
 export {
   type SiteHook, type VitConfig, type VitForwardOptions, type VitParamSpec,
-  createVitParams, forwardFeatures, forwardHead, gridSize, numTokens, validateVitConfig, vitForward, vitParamSpecs, vitSites,
+  createVitParams, forwardFeatures, vit, vitSiteWeight, forwardHead, gridSize, numTokens, validateVitConfig, vitForward, vitParamSpecs, vitSites,
 } from "./vit.js";
 export {
   type CheckpointSource, type NamedVitName, type PretrainedCfg, type VitArchName, type VitVariant,

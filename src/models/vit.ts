@@ -314,6 +314,7 @@ export const vit: Backbone<VitConfig> = {
   defaultTargets: ["attn.q", "attn.k", "attn.v", "attn.proj", "mlp.fc1", "mlp.fc2"],
   defaultTrained: ["head", "cls_token"],
   forward: vitForward,
+  headInit: HEAD_INIT,
   describe: (cfg) => `ViT ${cfg.embedDim}x${cfg.depth}`,
   checkpointFilter: (raw, cfg, opts) => vitCheckpointFilter(raw, cfg, opts),
   // Arrows, not values: vit-variants.ts imports this file, so its bindings are read only when called.

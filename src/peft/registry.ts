@@ -38,8 +38,8 @@ export function getMethod(name: string): AnyPeftMethod {
   return m;
 }
 
-/** A site shaped like a ViT-S q projection, used to dry-run a method's `init`. */
-const PROBE_SITE: SiteInfo = { path: "blocks.0.attn.q", nIn: 24, nOut: 24, block: 0, kind: "q" };
+/** A small square linear inside a block, named after no backbone, used to dry-run a method's `init`. */
+const PROBE_SITE: SiteInfo = { path: "blocks.0.probe", nIn: 24, nOut: 24, block: 0, kind: "probe" };
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
 

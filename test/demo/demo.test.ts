@@ -13,7 +13,7 @@ import { DEMO_WEIGHTS } from "../../src/demo/run.js";
 import { GraphBuilder } from "../../src/ir/builder.js";
 import { ParamBinder } from "../../src/ir/parameters.js";
 import { loadPretrained } from "../../src/models/load.js";
-import { createVitParams, vitForward } from "../../src/models/vit.js";
+import { backboneOf } from "../../src/models/registry.js";
 import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
 import { inProcess } from "../helpers/cli.js";
@@ -24,12 +24,12 @@ after(() => tmp.remove());
 
 describe("demo", () => {
   test("the shipped pre-trained ViT classifies MNIST digits 0-4 (test split) above 95%", async () => {
-    const params = createVitParams(DEMO_VIT, new Rng(0));
+    const params = backboneOf(DEMO_VIT).createParams(DEMO_VIT, new Rng(0));
     loadPretrained(params, readSafetensors(DEMO_WEIGHTS), { strict: true });
     const batch = 500;
     const g = new GraphBuilder();
     const x = g.input("images", [batch, 1, 28, 28]);
-    g.output(vitForward(g, new ParamBinder(g, params), DEMO_VIT, x), "logits");
+    g.output(backboneOf(DEMO_VIT).forward(g, new ParamBinder(g, params), DEMO_VIT, x), "logits");
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
     const { test: set } = upstreamTask();
     let correct = 0, seen = 0;

@@ -36,7 +36,7 @@ export function addModelOptions(cmd: Command): Command {
     .addOption(new Option("--preprocess <preset>", "preprocessing preset").choices(["snell-vtab", "snell-fgvc", "timm"]))
     .option("--mean <list>", "normalisation mean, one value per model input channel (default: the backbone variant's; ImageNet's for RGB with the snell presets)", parseList)
     .option("--std <list>", "normalisation std, one value per model input channel (with --mean)", parseList)
-    .option("--model <name>", "ViT variant, e.g. vit_base_patch16_224.orig_in21k, demo-vit-mnist04 (the shipped demo backbone), or vit_test (tiny, random init)")
+    .option("--model <name>", "model name of any backbone (timm arch or arch.tag), e.g. vit_base_patch16_224.orig_in21k, demo-vit-mnist04 (the shipped demo backbone), or vit_test (tiny, random init)")
     .option("--arch <k=v,...>", "architecture overrides, e.g. imgSize=32,depth=2", parseKeyValues)
     .option("--weights <file>", "backbone weights: .safetensors, .npz or .pth[.tar]")
     .addOption(new Option("--weights-format <fmt>", "layout of the weights file").choices([...WEIGHT_FORMATS]))
@@ -160,6 +160,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const behaviour = runBehaviour({
     trainSplit: spec.trainSplit ?? trainSplit, evalSplit: spec.evalSplit ?? evalSplit, transforms,
     modelEma: (trainerConfig as { modelEma?: number | null }).modelEma ?? null, semantics: RUN_SEMANTICS,
+    headInit: backboneOf(pm.cfg).headInit ?? "unrecorded",
   });
   const runJson = {
     format: "snell-ts/run/1", config: stored0, spec, numClasses, behaviour, dataIdentity: identity,
