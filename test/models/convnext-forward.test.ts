@@ -112,6 +112,18 @@ describe("ConvNeXt-B layout", () => {
   });
 });
 
+describe("ConvNeXt variants", () => {
+  test("parameter counts are timm's model cards' (fb_in1k heads): 28.59M, 50.22M, 88.59M, 197.77M", () => {
+    const want = { convnext_tiny: 28_589_128, convnext_small: 50_223_688, convnext_base: 88_591_464, convnext_large: 197_767_336 };
+    for (const [arch, n] of Object.entries(want)) {
+      const specs = convnext.paramSpecs(convnextVariant(`${arch}.fb_in1k`).config);
+      assert.equal(specs.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0), n, arch);
+    }
+    assert.equal(convnextVariant("convnext_base").name, "convnext_base.fb_in22k", "the paper's ImageNet-21k weights are the default");
+    assert.throws(() => convnextVariant("convnext_base", { imgSize: 100 }), /multiple of 32/);
+  });
+});
+
 describe("ConvNeXt gradients", () => {
   test("through every later block, downsampling and the head to stage 0's fc1 match finite differences", async () => {
     const { ps } = loaded(readSafetensors(new URL("model.safetensors", dir).pathname));
