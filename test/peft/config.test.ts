@@ -81,9 +81,9 @@ describe("method registry", () => {
       ["a prefix overlapping LoRA's", { prefix: "lora_" }, /prefix "lora_" is not unique; it overlaps "lora_" of method "lora"/],
       ["missing defaults", { defaults: { targetModules: ["q"] } as never }, /defaults must include targetModules and modulesToSave/],
       ["defaults its own validate rejects", { validate: () => { throw new ConfigError("ia3.x bad"); } }, /its own defaults fail its validate\(\): ia3\.x bad/],
-      ["tensors outside the prefix", { init: (ps, s) => { ps.add(`${s.path}.scale`, [s.nOut], new Float32Array(s.nOut)); } }, /init created "blocks\.0\.attn\.q\.scale"; every tensor must be named "blocks\.0\.attn\.q\.ia3_<name>"/],
+      ["tensors outside the prefix", { init: (ps, s) => { ps.add(`${s.path}.scale`, [s.nOut], new Float32Array(s.nOut)); } }, /init created "blocks\.0\.probe\.scale"; every tensor must be named "blocks\.0\.probe\.ia3_<name>"/],
       ["tensors with a nested path", { init: (ps, s) => { ps.add(`${s.path}.ia3_x.w`, [1], new Float32Array(1)); } }, /no further "\."/],
-      ["an init that throws", { init: () => { throw new Error("boom"); } }, /init failed on site "blocks\.0\.attn\.q": boom/],
+      ["an init that throws", { init: () => { throw new Error("boom"); } }, /init failed on site "blocks\.0\.probe": boom/],
       ["adapt missing", { adapt: undefined as never }, /"adapt" must be a function/],
     ];
     for (const [what, over, re] of cases) {
