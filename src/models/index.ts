@@ -13,5 +13,10 @@ export {
   NAMED_VITS, VIT_ARCHS, VIT_PRETRAINED, vitVariant, vitVariantNames,
 } from "./vit-variants.js";
 export { type FilterOptions, checkpointFilter, detectCheckpointSource, permute } from "./checkpoint-filter.js";
+export {
+  type ConvNextConfig, CONVNEXT_CONFIG_KEYS, convnext, convnextForward, convnextParamSpecs, convnextSites, convnextSiteWeight, createConvNextParams, validateConvNextConfig,
+} from "./convnext.js";
+export { type ConvNextArchName, CONVNEXT_ARCHS, CONVNEXT_PRETRAINED, convnextVariant, convnextVariantNames } from "./convnext-variants.js";
+export { type ConvNextLayout, convnextCheckpointFilter, detectConvNextLayout } from "./convnext-checkpoint.js";
 export { type ResampleOptions, resamplePosEmbed, resizeGrid, squareGrid } from "./pos-embed.js";
 export { type LoadOptions, type LoadReport, type RawTensor, type ShapeMismatch, formatLoadReport, loadPretrained } from "./load.js";
