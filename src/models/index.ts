@@ -18,5 +18,11 @@ export {
 } from "./convnext.js";
 export { type ConvNextArchName, CONVNEXT_ARCHS, CONVNEXT_PRETRAINED, convnextVariant, convnextVariantNames } from "./convnext-variants.js";
 export { type ConvNextLayout, convnextCheckpointFilter, detectConvNextLayout } from "./convnext-checkpoint.js";
+export {
+  type SwinConfig, type SwinStage, SWIN_CONFIG_KEYS, SWIN_HEAD_INIT, createSwinParams, swin, swinForward, swinParamSpecs, swinSites, swinSiteWeight, swinStages,
+  validateSwinConfig,
+} from "./swin.js";
+export { type SwinArchName, SWIN_ARCHS, SWIN_PRETRAINED, SWIN_TEST_ARCHS, swinVariant, swinVariantNames } from "./swin-variants.js";
+export { type SwinLayout, detectSwinLayout, swinCheckpointFilter } from "./swin-checkpoint.js";
 export { type ResampleOptions, resamplePosEmbed, resizeGrid, squareGrid } from "./pos-embed.js";
 export { type LoadOptions, type LoadReport, type RawTensor, type ShapeMismatch, formatLoadReport, loadPretrained } from "./load.js";

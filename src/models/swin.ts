@@ -358,6 +358,7 @@ export const swin: Backbone<SwinConfig> = {
   defaultTargets: ["attn.q", "attn.k", "attn.v", "attn.proj", "mlp.fc1", "mlp.fc2"],
   defaultTrained: ["head.fc"],
   forward: swinForward,
+  headInit: SWIN_HEAD_INIT,
   describe: (cfg) => `Swin ${cfg.embedDim}/[${cfg.depths.join(",")}]`,
   checkpointFilter: (raw, _cfg, opts) => swinCheckpointFilter(raw, opts),
   // Arrows, not values: swin-variants.ts imports this file, so its bindings are read only when called.

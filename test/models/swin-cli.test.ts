@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readSafetensors } from "../../src/checkpoint/safetensors.js";
-import { swinParamSpecs } from "../../src/models/swin.js";
+import { SWIN_HEAD_INIT, swinParamSpecs } from "../../src/models/swin.js";
 import { swinVariant } from "../../src/models/swin-variants.js";
 import { readRunLog } from "../../src/train/run-log.js";
 import { inProcess, spawnCli } from "../helpers/cli.js";
@@ -38,6 +38,8 @@ describe("snell with --model swin_test", () => {
     // 4 blocks x 6 sites x (A, B), and the trained head.
     assert.equal(keys.filter((k) => /^layers\.\d\.blocks\.\d\.(attn\.(q|k|v|proj)|mlp\.fc[12])\.snell_[AB]$/.test(k)).length, 48);
     assert.ok(keys.includes("head.fc.weight") && keys.includes("head.fc.bias"));
+    const runJson = JSON.parse(fs.readFileSync(at("run/run.json"), "utf8")) as { behaviour: { headInit: string } };
+    assert.equal(runJson.behaviour.headInit, SWIN_HEAD_INIT);
 
     const ev = await inProcess(["eval", "--out", at("run"), "--threads", "1"]);
     assert.equal(ev.code, 0, ev.stderr);
