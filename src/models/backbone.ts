@@ -135,6 +135,8 @@ export interface Backbone<C extends BackboneConfigBase = BackboneConfigBase> {
    * Absent: files are taken as they are ("timm"). See models/checkpoint-filter.ts for ViT's.
    */
   checkpointFilter?(raw: ReadonlyMap<string, RawTensor>, cfg: C, opts: LayoutOptions): { tensors: Map<string, RawTensor>; source: string };
+  /** The layouts checkpointFilter accepts as `opts.source` (the CLI's `--weights-format` choices besides "auto"). */
+  readonly checkpointLayouts?: readonly string[];
   /** The model names (timm archs and tags, named models) that build this backbone. */
   readonly variants?: VariantSource<C>;
 }

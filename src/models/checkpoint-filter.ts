@@ -8,7 +8,7 @@ import type { LayoutOptions } from "./backbone.js";
 import type { RawTensor } from "./load.js";
 import { resamplePosEmbed, squareGrid, type ResampleOptions } from "./pos-embed.js";
 import type { CheckpointSource } from "./vit-variants.js";
-import { gridSize, numTokens, type VitConfig } from "./vit.js";
+import { VIT_CHECKPOINT_LAYOUTS, gridSize, numTokens, type VitConfig } from "./vit.js";
 
 export type { CheckpointSource } from "./vit-variants.js";
 export type { RawTensor } from "./load.js";
@@ -196,7 +196,6 @@ function pickResample(o: FilterOptions): ResampleOptions {
   return r;
 }
 
-const SOURCES: readonly CheckpointSource[] = ["timm", "npz", "mae", "mocov3"];
 
 /**
  * The ViT backbone's checkpointFilter: the layout `opts.source` forces (`--weights-format`), else the one
@@ -204,7 +203,7 @@ const SOURCES: readonly CheckpointSource[] = ["timm", "npz", "mae", "mocov3"];
  */
 export function vitCheckpointFilter(raw: ReadonlyMap<string, RawTensor>, cfg: VitConfig, opts: LayoutOptions = {}): { tensors: Map<string, RawTensor>; source: string } {
   const source = opts.source ?? detectCheckpointSource(raw) ?? opts.hint ?? "timm";
-  if (!(SOURCES as readonly string[]).includes(source)) throw unknownName("ViT weights format", source, SOURCES);
+  if (!(VIT_CHECKPOINT_LAYOUTS as readonly string[]).includes(source)) throw unknownName("ViT weights format", source, VIT_CHECKPOINT_LAYOUTS);
   return { tensors: checkpointFilter(raw, cfg, source as CheckpointSource, opts.file ? { file: opts.file } : {}), source };
 }
 

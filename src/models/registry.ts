@@ -44,6 +44,11 @@ export function backboneOf(cfg: BackboneConfigBase): AnyBackbone {
   return getBackbone(cfg.arch ?? DEFAULT_ARCH);
 }
 
+/** Every weight layout any registered backbone names (its checkpointLayouts), once each. */
+export function checkpointLayouts(): string[] {
+  return [...new Set([...backbones.values()].flatMap((b) => b.checkpointLayouts ?? []))];
+}
+
 /** Every model name any registered backbone answers to. */
 export function variantNames(): string[] {
   return [...backbones.values()].flatMap((b) => b.variants?.names() ?? []);

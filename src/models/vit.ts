@@ -98,6 +98,9 @@ export function vitParamSpecs(cfg: VitConfig): VitParamSpec[] {
   return out;
 }
 
+/** Weight-file layouts the ViT's checkpoint filter reads (here, not there: the `vit` object below needs it at load). */
+export const VIT_CHECKPOINT_LAYOUTS = ["timm", "npz", "mae", "mocov3"] as const;
+
 /** How a new head starts (recorded in run.json): timm's _init_vit_weights for an unnamed nn.Linear. */
 export const HEAD_INIT = "timm trunc_normal_(std=0.02, a=-2, b=2): absolute cut, effectively N(0, 0.02^2); bias 0";
 
@@ -317,6 +320,7 @@ export const vit: Backbone<VitConfig> = {
   headInit: HEAD_INIT,
   describe: (cfg) => `ViT ${cfg.embedDim}x${cfg.depth}`,
   checkpointFilter: (raw, cfg, opts) => vitCheckpointFilter(raw, cfg, opts),
+  checkpointLayouts: VIT_CHECKPOINT_LAYOUTS,
   // Arrows, not values: vit-variants.ts imports this file, so its bindings are read only when called.
   variants: {
     names: () => vitModelNames(),

@@ -19,7 +19,7 @@ import { ConfigError, FormatError, unknownName } from "../../errors.js";
 import type { BackboneConfigBase, PretrainedCfg } from "../../models/backbone.js";
 import { checkModelFits } from "../../models/memory-estimate.js";
 import { loadPretrained, type RawTensor } from "../../models/load.js";
-import { backboneOf, resolveVariant } from "../../models/registry.js";
+import { backboneOf, checkpointLayouts, resolveVariant } from "../../models/registry.js";
 import type { BaseModel } from "../../peft/apply.js";
 import { getMethod } from "../../peft/registry.js";
 import { Rng } from "../../random.js";
@@ -29,7 +29,8 @@ import { isExistingFile } from "../output-path.js";
 
 export const DATASET_FORMATS = ["vtab", "fgvc", "imagefolder", "idx"] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
-export const WEIGHT_FORMATS = ["auto", "timm", "npz", "mae", "mocov3"] as const;
+/** "auto" (detect from the keys) and every layout a registered backbone's checkpoint filter names. */
+export const WEIGHT_FORMATS: readonly string[] = ["auto", ...checkpointLayouts()];
 
 /** Settings that identify the data, the model and the adapter of a run (the part of run.json eval/predict reuse). */
 export interface RunSpec {
@@ -43,7 +44,7 @@ export interface RunSpec {
   model: string;
   arch?: Record<string, unknown>;
   weights?: string;
-  weightsFormat: (typeof WEIGHT_FORMATS)[number];
+  weightsFormat: string;
   /** The full PEFT config (method + options). */
   peft: Record<string, unknown>;
   /** Normalisation overriding the backbone variant's (`--mean`/`--std`), one value per model input channel. */
