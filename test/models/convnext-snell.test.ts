@@ -2,7 +2,8 @@
  * @file Methods on a reduced ConvNeXt: SNELL's fused, recomputing site equals the autodiff path on
  * ConvNeXt's channels-last MLP rows (within 1e-5, with and without adapter dropout / per-image
  * drop-path); applyAdapters picks the authors' defaults (fc1, fc2; head.fc and head.norm train); a
- * few SNELL, LoRA and full fine-tuning steps with backbone drop-path lower the loss on a fixed batch.
+ * few steps of SNELL, LoRA, Adapter, BitFit, linear probing and full fine-tuning with backbone drop-path
+ * lower the loss on a fixed batch.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -112,8 +113,8 @@ describe("methods on ConvNeXt", () => {
     assert.equal([...g.inGraph].filter((v) => v.name.endsWith("conv_dw.weight")).length, 5);
   });
 
-  test("LoRA and full fine-tuning (depthwise weight gradients included) lower the loss", async () => {
-    for (const method of [{ method: "lora", rank: 4 }, { method: "full" }]) {
+  test("LoRA, Adapter, BitFit, linear probing and full fine-tuning (depthwise weight gradients included) lower the loss", async () => {
+    for (const method of [{ method: "lora", rank: 4 }, { method: "adapter" }, { method: "bitfit" }, { method: "linear" }, { method: "full" }]) {
       const { losses, trainable } = await steps(method);
       if (method.method === "full") assert.ok(trainable.includes("stages.2.blocks.1.conv_dw.weight"));
       assert.ok(losses.every(Number.isFinite) && losses.at(-1)! < losses[0]!, `${method.method}: losses ${losses.join(", ")}`);
