@@ -1,6 +1,8 @@
 /**
  * @file The Backbone seam (the contract; implemented by models/vit.ts, swin.ts, convnext.ts): what every architecture (ViT, Swin,
- * ConvNeXt) gives the rest of the library. Nothing outside src/models names an architecture.
+ * ConvNeXt) gives the rest of the library. Nothing outside src/models names an architecture
+ * (test/models/backbone-seam.test.ts): consumers find the backbone of a config with backboneOf(cfg)
+ * and a `--model` name with resolveVariant(name) (models/registry.ts), where each built-in registers.
  */
 import type { GraphBuilder } from "../ir/builder.js";
 import type { ParamBinder, ParameterStore } from "../ir/parameters.js";

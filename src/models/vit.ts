@@ -1,14 +1,15 @@
 /**
  * @file Vision Transformer in timm's layout and parameter names (https://arxiv.org/abs/2010.11929,
- * timm/models/vision_transformer.py), written as one graph with a hook at every adaptable linear.
+ * timm/models/vision_transformer.py), written as one graph with a hook at every adaptable linear;
+ * `vit` at the end is this file as a Backbone (models/backbone.ts).
  */
 import { ConfigError, ShapeError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
-import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteHook, SiteInfo, SiteWeight } from "./backbone.js";
 import { fnv1a } from "../ir/ops/random.js";
 import { truncNormal, type Rng } from "../random.js";
+import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteHook, SiteInfo, SiteWeight } from "./backbone.js";
 import { vitCheckpointFilter } from "./checkpoint-filter.js";
 import { vitModelNames, vitTestVariant, vitVariantOrNull } from "./vit-variants.js";
 
