@@ -112,6 +112,21 @@ describe("ConvNeXt-B layout", () => {
   });
 });
 
+describe("ConvNeXt stochastic depth", () => {
+  test("block i of N drops whole images with probability rate * i / (N - 1) (timm's linspace over all stages)", () => {
+    const ps = createConvNextParams(cfg, new Rng(0));
+    const g = new GraphBuilder();
+    const seen: [number, number][] = [];
+    const dropPath = g.dropPath.bind(g);
+    g.dropPath = (x, p, seed, salt) => { seen.push([p, x.shape[0]!]); return dropPath(x, p, seed, salt); };
+    convnextForward(g, new ParamBinder(g, ps), cfg, g.input("images", ref.input_shape), { dropPath: { rate: 0.2, seed: g.input("seed", [], "int64") } });
+    const N = cfg.depths.reduce((a, b) => a + b, 0);
+    // Block 0's rate is 0: no node at all.
+    assert.deepEqual(seen.map(([p]) => p), Array.from({ length: N - 1 }, (_, i) => (0.2 * (i + 1)) / (N - 1)));
+    assert.ok(seen.every(([, rows]) => rows === B), "the drop unit is the image");
+  });
+});
+
 describe("ConvNeXt variants", () => {
   test("parameter counts are timm's model cards' (fb_in1k heads): 28.59M, 50.22M, 88.59M, 197.77M", () => {
     const want = { convnext_tiny: 28_589_128, convnext_small: 50_223_688, convnext_base: 88_591_464, convnext_large: 197_767_336 };
