@@ -159,6 +159,10 @@ describe("a backbone registered from outside the library", () => {
     assert.deepEqual(lora.sites.map((s) => s.path), ["blocks.0.fc", "blocks.1.fc"]);
     assert.deepEqual((lora.config as unknown as { modulesToSave: readonly string[] }).modulesToSave, ["head"]);
     assert.deepEqual(lora.params.list().filter((p) => p.trainable && !p.name.includes("lora_")).map((p) => p.name), ["head.weight", "head.bias"]);
+    // Adapter's default (attn.proj, mlp.fc2) is not this backbone's: it gets the backbone's targets; a linear probe its classifier.
+    assert.deepEqual(applyAdapters(base(), { method: "adapter" }).sites.map((s) => s.path), ["blocks.0.fc", "blocks.1.fc"]);
+    const probe = applyAdapters(base(), { method: "linear" });
+    assert.deepEqual(probe.params.list().filter((p) => p.trainable).map((p) => p.name), ["head.weight", "head.bias"]);
     const one = applyAdapters(base(), { method: "snell", rank: 2, targetModules: ["blocks.1.fc"] });
     assert.deepEqual(one.sites.map((s) => s.path), ["blocks.1.fc"]);
     assert.throws(() => applyAdapters(base(), { method: "lora", rank: 2, targetModules: ["attn.q"] }), /"attn.q" matches no module; adaptable modules are fc, head/);
