@@ -11,7 +11,8 @@ import type { RawTensor } from "./load.js";
 
 /** Which layout a Swin state dict uses. */
 export type SwinLayout = "timm" | "original";
-const LAYOUTS: readonly SwinLayout[] = ["timm", "original"];
+/** The layouts swinCheckpointFilter accepts as `opts.source`. */
+export const SWIN_LAYOUTS: readonly SwinLayout[] = ["timm", "original"];
 
 /** Buffers the original layout stores and timm recomputes (non-persistent there): dropped. */
 const BUFFERS = ["relative_position_index", "attn_mask", "relative_coords_table"];
@@ -49,8 +50,8 @@ export function detectSwinLayout(raw: ReadonlyMap<string, RawTensor>): SwinLayou
  */
 export function swinCheckpointFilter(raw: ReadonlyMap<string, RawTensor>, opts: LayoutOptions = {}): { tensors: Map<string, RawTensor>; source: SwinLayout } {
   const inner = unwrap(raw);
-  if (opts.source !== undefined && !(LAYOUTS as readonly string[]).includes(opts.source)) {
-    throw new ConfigError(`${opts.file ?? "Swin checkpoint"}: unknown Swin weight layout "${opts.source}"; expected one of ${LAYOUTS.join(", ")}`);
+  if (opts.source !== undefined && !(SWIN_LAYOUTS as readonly string[]).includes(opts.source)) {
+    throw new ConfigError(`${opts.file ?? "Swin checkpoint"}: unknown Swin weight layout "${opts.source}"; expected one of ${SWIN_LAYOUTS.join(", ")}`);
   }
   const source = (opts.source as SwinLayout | undefined) ?? detectSwinLayout(inner);
   const tensors = new Map<string, RawTensor>();

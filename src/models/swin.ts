@@ -10,7 +10,7 @@ import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import { truncNormal, type Rng } from "../random.js";
 import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteInfo, SiteWeight } from "./backbone.js";
-import { swinCheckpointFilter } from "./swin-checkpoint.js";
+import { SWIN_LAYOUTS, swinCheckpointFilter } from "./swin-checkpoint.js";
 import { swinVariantNames, swinVariantOrNull } from "./swin-variants.js";
 
 /** Architecture of a Swin Transformer (timm's SwinTransformer, square input, no absolute position embedding). */
@@ -361,6 +361,7 @@ export const swin: Backbone<SwinConfig> = {
   headInit: SWIN_HEAD_INIT,
   describe: (cfg) => `Swin ${cfg.embedDim}/[${cfg.depths.join(",")}]`,
   checkpointFilter: (raw, _cfg, opts) => swinCheckpointFilter(raw, opts),
+  checkpointLayouts: SWIN_LAYOUTS,
   // Arrows, not values: swin-variants.ts imports this file, so its bindings are read only when called.
   variants: { names: () => swinVariantNames(), resolve: (name, over) => swinVariantOrNull(name, over) },
 };

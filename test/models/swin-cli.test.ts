@@ -63,6 +63,10 @@ describe("snell with --model swin_test", () => {
     const n = swinParamSpecs(swinVariant("swin_test", { numClasses: 3 }).config).length - 2;
     assert.match(r.stderr, new RegExp(`^loaded ${n} tensors from .*model_original\\.pth \\(original layout\\); head re-initialised for the new classes$`, "m"));
     assert.doesNotMatch(r.stderr, /unexpected|missing/);
+    // A layout Swin does not have is one line, exit 2.
+    const bad = await inProcess(["train", "--data", task, ...MODEL, "--method", "lora", "--epochs", "1", "--weights", weights, "--weights-format", "npz", "--out", at("bad")]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^snell: error: .*unknown Swin weight layout "npz"; expected one of timm, original$/m);
   });
 
   test("a run killed after its first checkpoint resumes to the same adapter bytes and losses (window drop-path and stochastic-depth seeds included)", async () => {
