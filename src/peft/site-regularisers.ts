@@ -12,7 +12,7 @@ import type { Value } from "../ir/value.js";
  * backbones), as timm's DropPath on the authors' (B, N, C) adapter output, not single token rows
  * (recorded in run.json).
  */
-export const ADAPTER_DROP_PATH_UNIT = "sample";
+export const ADAPTER_DROP_PATH_UNIT = "leading-axis unit: an image; a window at window-attention sites";
 
 /**
  * One adapter-input dropout mask per input value and method: q, k and v, which read one value, share
