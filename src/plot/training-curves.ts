@@ -1,7 +1,7 @@
 /** @file Training-curve plot: loss and accuracy per method in two panels, drawn as SVG and rasterised to PNG with sharp. */
 import sharp from "sharp";
 import { ConfigError } from "../errors.js";
-import { writeFileAtomic } from "../train/atomic.js";
+import { writeFileAtomic } from "../checkpoint/atomic.js";
 import { formatTick, linearScale, niceTicks } from "./ticks.js";
 
 /** One method's curves; `null` marks an epoch without that value (e.g. not evaluated). */

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import { ConfigError, FormatError } from "../errors.js";
 import { encodeSafetensors, loadSafetensors } from "../checkpoint/safetensors.js";
 import type { AccuracyTrackerState } from "./metrics.js";
-import { type AtomicWriteOptions, writeFileAtomic } from "./atomic.js";
+import { type AtomicWriteOptions, writeFileAtomic } from "../checkpoint/atomic.js";
 
 /** A float32 tensor with its shape. */
 export interface CheckpointTensor {

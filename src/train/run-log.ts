@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FormatError } from "../errors.js";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic } from "../checkpoint/atomic.js";
 
 /** One epoch's line. Extra fields (decode throughput, step time, ...) are allowed. */
 export interface EpochRecord {

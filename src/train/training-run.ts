@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { PeftModel } from "../peft/apply.js";
 import type { MethodRuntime } from "../peft/method.js";
 import type { Feed } from "../runtime/compiled.js";
-import { removeStaleTemps } from "./atomic.js";
+import { removeStaleTemps } from "../checkpoint/atomic.js";
 import type { JsonValue } from "./checkpoint.js";
 import { describeEpoch, epochRecord } from "./epoch-record.js";
 import type { EvalSummary } from "./evaluate.js";

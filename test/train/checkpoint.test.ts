@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { ConfigError, FormatError } from "../../src/errors.js";
-import { removeStaleTemps, writeFileAtomic } from "../../src/train/atomic.js";
+import { removeStaleTemps, writeFileAtomic } from "../../src/checkpoint/atomic.js";
 import {
   type TrainingCheckpoint, canonicalJson, loadTrainingCheckpoint, modelFingerprint, saveTrainingCheckpoint,
 } from "../../src/train/checkpoint.js";

@@ -5,7 +5,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { ConfigError } from "../../errors.js";
 import { backboneOf } from "../../models/registry.js";
 import { applyAdapters } from "../../peft/apply.js";
-import { writeFileAtomic } from "../../train/atomic.js";
+import { writeFileAtomic } from "../../checkpoint/atomic.js";
 import type { JsonValue } from "../../train/checkpoint.js";
 import { RUN_FILES, train, TRAINER_DEFAULTS, type TrainerConfig } from "../../train/trainer.js";
 import { resolveTrainerConfig } from "../../train/trainer-config.js";
