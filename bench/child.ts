@@ -125,6 +125,9 @@ async function main(): Promise<void> {
   });
   const compileS = (performance.now() - tc) / 1000;
   const rssCompiled = currentRssMiB();
+  // JS heap after compilation: the builder's graph and feeds, apart from ORT's native session memory.
+  (globalThis as { gc?: () => void }).gc?.(); // node --expose-gc: live heap only
+  const jsHeapCompiled = process.memoryUsage().heapUsed / 2 ** 20;
 
   const images = new Float32Array(batch * cfg.inChans * cfg.imgSize * cfg.imgSize);
   for (let i = 0; i < images.length; i++) images[i] = rng.normal();
@@ -157,7 +160,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = {
     engine: "snell-ts", device, model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
     step_s: stepS, cpu_s: cpuS, page_faults: faults, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
-    peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled,
+    peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled, js_heap_compiled_mib: jsHeapCompiled,
     trainable: pm.trainableCounts().trainable, losses,
   };
   if (argv.includes("--thresholds")) {
