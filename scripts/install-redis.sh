@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs Debian's redis-server for the queue tests (test/queue). Idempotent and quiet; needs root.
+# The tests start their own server on 127.0.0.1 and a free port, so the service itself is not started.
+set -euo pipefail
+if command -v redis-server >/dev/null 2>&1; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/install-redis.sh: redis-server is missing; run as root: apt-get install -y redis-server" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends redis-server >/dev/null
