@@ -4,8 +4,9 @@
 set -euo pipefail
 if command -v redis-server >/dev/null 2>&1; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/install-redis.sh: redis-server is missing; run as root: apt-get install -y redis-server" >&2
-  exit 1
+  # Not root: the queue tests skip themselves, naming this command; the rest of the suite still runs.
+  echo "scripts/install-redis.sh: redis-server is missing and this is not root; install it with: apt-get install -y redis-server" >&2
+  exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
