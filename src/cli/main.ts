@@ -8,13 +8,14 @@ import { Command, CommanderError } from "commander";
 import { ConfigError, FormatError, InternalError, ShapeError, SnellError } from "../errors.js";
 import { EXIT, interruptExit, type CliContext, type CommandModule } from "./commands/context.js";
 import { describeSystemError } from "./error-map.js";
+import { exitWithParent } from "./exit-with-parent.js";
 import { preAction } from "./pre-action.js";
 
 /**
  * Command modules, in help order. Each exports `register(program, ctx)` (CommandModule); a listed
  * module that does not exist yet (the demo) is left out of the program.
  */
-export const COMMANDS = ["train", "eval", "predict", "merge", "export", "info", "golden", "demo"] as const;
+export const COMMANDS = ["train", "eval", "predict", "merge", "export", "info", "golden", "demo", "submit", "sweep", "worker", "status", "report"] as const;
 
 async function loadCommand(name: string): Promise<CommandModule | null> {
   try {
@@ -121,6 +122,7 @@ export async function runCli(argv: readonly string[], ctx: CliContext = processC
 
 /** Entry point of bin/snell.js and `npm run snell`. */
 export async function main(): Promise<void> {
+  exitWithParent();
   process.exitCode = await runCli(process.argv.slice(2));
 }
 

@@ -39,10 +39,25 @@ function readHolder(file: string): LockHolder | null {
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+  return !isZombie(pid);
+}
+
+/**
+ * True when `pid` has exited but was not reaped: a `snell train` whose parent worker was killed is
+ * reparented to PID 1, which in some containers never reaps, so signal 0 still reaches its zombie.
+ */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false; // no procfs (macOS): signal 0 is all we have
+  }
+  // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ")".
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
 }
 
 /** A holder is stale when it is on this host and its process is gone; other hosts cannot be checked. */

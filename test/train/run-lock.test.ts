@@ -1,6 +1,6 @@
 /** @file The run folder lock: exclusive, names its holder, and taken over only when its process is gone from this host. */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -42,6 +42,25 @@ describe("acquireRunLock", () => {
     assert.equal(JSON.parse(fs.readFileSync(lock.file, "utf8")).pid, process.pid);
     lock.release();
     assert.deepEqual(fs.readdirSync(dir), [], "no temp or aside files are left");
+  });
+
+  test("a lock whose process exited but was never reaped (a zombie) is stale", { skip: process.platform !== "linux" && "needs /proc" }, async () => {
+    // `true` is forked by sh, which then becomes `sleep` and never reaps it: a zombie, as a killed
+    // worker's child under a PID 1 that does not reap.
+    const sh = spawn("sh", ["-c", "true & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => sh.stdout!.once("data", (d) => resolve(String(d)))));
+      await new Promise((r) => setTimeout(r, 300)); // `true` exits at once
+      const stat = fs.readFileSync(`/proc/${zombie}/stat`, "utf8");
+      assert.match(stat, /\) Z /, "the fixture made a zombie");
+      const dir = path.join(root, "zombie");
+      writeLock(dir, { pid: zombie, host: os.hostname(), since: "2020-01-01T00:00:00Z" });
+      const lock = acquireRunLock(dir);
+      assert.equal(JSON.parse(fs.readFileSync(lock.file, "utf8")).pid, process.pid);
+      lock.release();
+    } finally {
+      sh.kill("SIGKILL");
+    }
   });
 
   test("a lock held on another host cannot be checked and stands", () => {
