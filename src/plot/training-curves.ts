@@ -1,8 +1,9 @@
 /** @file Training-curve plot: loss and accuracy per method in two panels, drawn as SVG and rasterised to PNG with sharp. */
-import sharp from "sharp";
 import { ConfigError } from "../errors.js";
-import { writeFileAtomic } from "../checkpoint/atomic.js";
+import { esc, FONT, PALETTE, svgToPng, writeSvgPng } from "./svg.js";
 import { formatTick, linearScale, niceTicks } from "./ticks.js";
+
+export { PALETTE } from "./svg.js";
 
 /** One method's curves; `null` marks an epoch without that value (e.g. not evaluated). */
 export interface CurveSeries {
@@ -24,15 +25,6 @@ export interface PlotOptions {
   height?: number;
   /** Title over both panels. */
   title?: string;
-}
-
-/** Colour per series (matplotlib's tab10), so the plot reads like the paper's figures. */
-export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-
-const FONT = `font-family="DejaVu Sans, Arial, Helvetica, sans-serif"`;
-
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 interface Panel { x: number; y: number; w: number; h: number; title: string; yLabel: string; key: "loss" | "accuracy" }
@@ -131,11 +123,10 @@ export function renderTrainingCurvesSvg(series: readonly CurveSeries[], opts: Pl
 
 /** The plot as PNG bytes. */
 export async function renderTrainingCurvesPng(series: readonly CurveSeries[], opts: PlotOptions = {}): Promise<Buffer> {
-  return sharp(Buffer.from(renderTrainingCurvesSvg(series, opts))).png().toBuffer();
+  return svgToPng(renderTrainingCurvesSvg(series, opts));
 }
 
 /** Writes the PNG to `file` atomically and returns its path. */
 export async function writeTrainingCurvesPng(file: string, series: readonly CurveSeries[], opts: PlotOptions = {}): Promise<string> {
-  writeFileAtomic(file, await renderTrainingCurvesPng(series, opts));
-  return file;
+  return writeSvgPng(file, renderTrainingCurvesSvg(series, opts));
 }
