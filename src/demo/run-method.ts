@@ -37,6 +37,8 @@ export interface RunMethodOptions {
   seed: number;
   /** Model selection: train on the first 800 images and test on the other 200 (VTAB's train800/val200). */
   validation?: boolean;
+  /** A run folder for the trainer's log.jsonl, checkpoint and adapter/ (what `snell report` reads); none by default. */
+  outDir?: string;
 }
 
 export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: string) => void = () => {}): Promise<MethodRun> {
@@ -50,7 +52,7 @@ export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: 
   const task = downstreamTask(o.testImages);
   const { train: trainSet, test } = o.validation ? splitTrainVal(task.train) : task;
   const r = await train({
-    model, train: trainSet, eval: test,
+    model, train: trainSet, eval: test, ...(o.outDir ? { outDir: o.outDir } : {}),
     config: { ...DEMO_SCHEDULE, epochs: o.epochs, batchSize: o.batch, lr: m.lr, weightDecay: m.weightDecay, seed: o.seed },
     onEpoch: (e) => log(`${m.label} epoch ${e.epoch + 1}/${o.epochs}: loss ${e.loss.toFixed(4)}, test top-1 ${e.top1!.toFixed(2)}% (${e.seconds.toFixed(1)} s)`),
   });
