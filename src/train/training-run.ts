@@ -72,10 +72,16 @@ export class TrainingRun {
     const id: RunIdentity | null = s.outDir
       ? { file: path.join(s.outDir, RUN_FILES.checkpoint), pm, cfg, runtime, ema, runConfig: s.runConfig ?? null, ...runFingerprint(pm, Object.keys(trained)) }
       : null;
-    const state = s.resume && id ? restoreRun(id, stepper, s.log) : new RunState();
-    const runLog = s.outDir ? RunLog.open(path.join(s.outDir, RUN_FILES.log), s.resume ? { resumeAtEpoch: state.epoch } : {}) : null;
-    if (id) removeStaleTemps(id.file);
-    return new TrainingRun(s, stepper, runtime, runInputs, ema, schedule, id, runLog, state);
+    try {
+      const state = s.resume && id ? restoreRun(id, stepper, s.log) : new RunState();
+      const runLog = s.outDir ? RunLog.open(path.join(s.outDir, RUN_FILES.log), s.resume ? { resumeAtEpoch: state.epoch } : {}) : null;
+      if (id) removeStaleTemps(id.file);
+      return new TrainingRun(s, stepper, runtime, runInputs, ema, schedule, id, runLog, state);
+    } catch (err) {
+      // A refused resume (another model's checkpoint, a torn log) must not leak the compiled sessions.
+      await stepper.release();
+      throw err;
+    }
   }
 
   /** Writes a checkpoint of the current state at (epoch, stepInEpoch); a no-op without an out folder. */
