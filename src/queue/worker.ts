@@ -51,7 +51,7 @@ async function waitForRunLock(dir: string, timeoutMs: number): Promise<void> {
 }
 
 /** The job's fate from the child's outcome (see the file comment); returns the job's result on success. */
-async function settle(job: Job<RunJobData>, token: string | undefined, out: TrainOutcome, draining: boolean): Promise<Record<string, unknown>> {
+export async function settle(job: Pick<Job<RunJobData>, "moveToWait">, token: string | undefined, out: TrainOutcome, draining: boolean): Promise<Record<string, unknown>> {
   if (out.code === 0) return { ...(out.result ?? {}), resumed: out.resumed };
   if (draining) {
     // Drained (the child checkpointed and exited 143), or killed while we drained: back to wait, not failed.
