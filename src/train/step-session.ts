@@ -11,6 +11,7 @@ import { ParamBinder, type Parameter, type ParameterStore } from "../ir/paramete
 import { fmt } from "../ir/shape.js";
 import type { Value } from "../ir/value.js";
 import { CompiledGraph, type CompileOptions, type Feed } from "../runtime/compiled.js";
+import { collectGarbage } from "../runtime/gc.js";
 import { peakRssMiB } from "../runtime/memory.js";
 import { ort, toTensor } from "../runtime/ort.js";
 import { createOptimizer, type Optimizer, type OptimizerConfig } from "./optim/index.js";
@@ -195,6 +196,12 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
   return { g, optimizer, slots, dataInputs, outputNames };
 }
 
+/** Builds and compiles the step graph; the builder goes out of scope on return, so it can be collected. */
+async function compileStep(spec: StepGraphSpec, opts: TrainSessionOptions): Promise<Omit<StepGraph, "g"> & { graph: CompiledGraph }> {
+  const { g, ...rest } = buildStepGraph(spec);
+  return { ...rest, graph: await CompiledGraph.compile(g, withDefaults(opts)) };
+}
+
 /**
  * A compiled training step.
  *
@@ -235,9 +242,10 @@ export class TrainSession {
 
   /** Builds the step graph (forward, gradients of the bound trainable parameters, update) and compiles it. */
   static async create(spec: StepGraphSpec, opts: TrainSessionOptions = {}): Promise<TrainSession> {
-    const b = buildStepGraph(spec);
-    const graph = await CompiledGraph.compile(b.g, withDefaults(opts));
-    return new TrainSession(spec, opts, b.optimizer, graph, b.slots, b.dataInputs, b.outputNames);
+    const { graph, optimizer, slots, dataInputs, outputNames } = await compileStep(spec, opts);
+    // The builder's graph and the model bytes are dead now that ORT holds the session (see gc.ts).
+    collectGarbage();
+    return new TrainSession(spec, opts, optimizer, graph, slots, dataInputs, outputNames);
   }
 
   /** Steps taken so far. */
