@@ -4,6 +4,8 @@
  * The demo trains from in-memory tensors, which `snell train` cannot read, so this script stands in
  * for `snell sweep`'s local mode. Prints the wall time.
  *
+ * Rerunning it trains only the runs without an adapter/ (failed or never started).
+ *
  * Run: node --import tsx scripts/demo-sweep-report.ts [runs-dir] [--parallel 2] [--seeds 0,1,2] [--epochs 30] [--report-out FILE]
  */
 import { spawn } from "node:child_process";
@@ -55,12 +57,15 @@ async function main(): Promise<void> {
   const epochs = Number(flag("--epochs", String(DEMO_EPOCHS)));
   const jobs = DEMO_METHODS.flatMap((m) => seeds.map((seed) => ({ m, seed })));
   const t0 = performance.now();
-  let next = 0;
+  let next = 0, trained = 0;
   const worker = async () => {
     while (next < jobs.length) {
       const { m, seed } = jobs[next++]!;
       const dir = path.join(root, `${TASK}-${m.label.replace(/\s+/g, "-").toLowerCase()}-seed${seed}`);
+      // A rerun trains only what has no adapter/ yet (as `snell sweep` does), from the start.
+      if (fs.existsSync(path.join(dir, "adapter"))) continue;
       writeRunJson(dir, m, seed, epochs);
+      trained++;
       const opts: RunMethodOptions = { weights: DEMO_WEIGHTS, epochs, batch: 32, seed, outDir: dir };
       const code = await runOne([m.label, JSON.stringify(opts)]);
       if (code !== 0) console.error(`${m.label} seed ${seed}: exit ${code} (the report shows it as failed)`);
@@ -68,7 +73,7 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   const wall = (performance.now() - t0) / 1000;
-  console.log(`${jobs.length} runs, ${parallel} at a time: wall ${wall.toFixed(0)} s (${(wall / 60).toFixed(1)} min)`);
+  console.log(`${trained} of ${jobs.length} runs trained (the others had finished), ${parallel} at a time: wall ${wall.toFixed(0)} s (${(wall / 60).toFixed(1)} min)`);
   const out = flag("--report-out", "");
   process.exitCode = await runCli(["report", root, "--metric", "best", ...(out ? ["--out", out, "--charts", path.dirname(path.resolve(out))] : [])]);
 }

@@ -59,7 +59,7 @@ export function joinSweep(found: readonly RunRecord[], sweep: readonly SweepRun[
     const rec = byDir.get(s.name);
     byDir.delete(s.name);
     if (rec) out.push(rec.task === "(unreadable run)" ? { ...rec, ...task, method: s.method, rank: s.rank, lr: s.lr, seed: s.seed } : { ...rec, ...task });
-    else out.push({ dir: s.name, ...task, method: s.method, rank: s.rank, lr: s.lr, seed: s.seed, status: "missing", reason: "no run folder", best: null, last: null });
+    else out.push({ dir: s.name, ...task, method: s.method, rank: s.rank, lr: s.lr, seed: s.seed, status: "missing", reason: "no run folder (not started yet, or refused before writing run.json: snell status says why)", best: null, last: null });
   }
   return [...out, ...byDir.values()];
 }

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import sharp from "sharp";
 import { CSV_HEADER } from "../../src/report/format.js";
 import { readRunRecord } from "../../src/report/run-record.js";
+import { expandSweep, loadSweep } from "../../src/sweep/grid.js";
 import { readRunLog } from "../../src/train/run-log.js";
 import { inProcess } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
@@ -63,6 +64,18 @@ describe("snell report", () => {
     assert.ok(lines.includes("vtab-1k,best,clevr_count,task,SNELL-8,,,0,1,0,0,,"));
     assert.ok(lines.includes("fgvc,last,Mean,mean,LoRA-8,85,,1,0,0,0,1,5"));
     assert.ok(!fs.readdirSync(tmp.dir).some((f) => f.endsWith(".png")), "--no-charts writes none");
+  });
+
+  test("--sweep: the sweep's runs without a folder are listed as missing", async () => {
+    const dir = join(tmp.dir, "swept");
+    const file = join(tmp.dir, "sweep.yaml");
+    fs.writeFileSync(file, "recipes: [vtab/dtd]\ndata-root: vtab-1k\nmethods: [snell]\nranks: [8]\nseeds: [0, 1]\n");
+    const [s0, s1] = expandSweep(loadSweep(file), tmp.dir);
+    writeRun(dir, s0!.name, { recipe: "vtab/dtd", method: "snell", rank: 8, lr: 1e-3, seed: 0, top1: [61], finished: true });
+    const r = await inProcess(["report", dir, "--sweep", file, "--metric", "best", "--no-charts"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\| dtd \| 61\.00 \(n=1\); 1 missing \|/);
+    assert.match(r.stdout, new RegExp(`\`${s1!.name}\` \\(dtd, snell-8, seed 1\\): \\*\\*missing\\*\\*`));
   });
 
   test("bad input: one line, exit 2", async () => {
