@@ -100,7 +100,8 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     draining = true;
     o.log(`draining: ${children.size} running job(s) checkpoint and go back to the queue`);
     for (const c of children) c.kill("SIGTERM");
-    void worker.close();
+    // With nothing running there is nothing to hand back: close at once, even with Redis unreachable.
+    void worker.close(children.size === 0);
   };
   if (signal.aborted) return;
   signal.addEventListener("abort", stop, { once: true });
