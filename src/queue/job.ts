@@ -13,6 +13,8 @@ export interface RunProgress {
   top1: number | null;
   /** The worker's host and pid, so a stuck run can be found. */
   worker: string;
+  /** The pid of its `snell train` child on that host. */
+  trainPid: number;
 }
 
 /** Crashes are retried this many times in all, with exponential backoff from BACKOFF_MS; user errors never. */

@@ -29,7 +29,7 @@ export interface EpochProgress {
 export interface TrainOutcome {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** The child's last `snell: error: ...` line without the prefix (or its last stderr line), null when none. */
+  /** The child's last `snell: error: ...` line without the prefix, else how it ended; null on success. */
   error: string | null;
   /** `snell train --json`'s result object on success. */
   result: Record<string, unknown> | null;
@@ -43,6 +43,12 @@ export function parseEpochLine(line: string): EpochProgress | null {
   const m = EPOCH_LINE.exec(line);
   if (!m) return null;
   return { epoch: Number(m[1]), epochs: Number(m[2]), loss: Number(m[3]), top1: m[4] !== undefined ? Number(m[4]) : null };
+}
+
+/** Why a child that printed no error line ended: its signal or exit code, and its last words. */
+function describeEnd(code: number | null, signal: NodeJS.Signals | null, lastLine: string): string {
+  const how = signal ? `snell train was killed by ${signal}` : `snell train exited with code ${code}`;
+  return lastLine ? `${how} (last output: ${lastLine.slice(0, 200)})` : how;
 }
 
 /** The folder of `run` under `runsRoot`. */
@@ -91,7 +97,7 @@ export function startTrain(run: SweepRun, runsRoot: string, onProgress?: (p: Epo
     } catch {
       result = null;
     }
-    resolve({ code, signal, error: error ?? (code === 0 ? null : lastLine || null), result, resumed });
+    resolve({ code, signal, error: code === 0 ? null : error ?? describeEnd(code, signal, lastLine), result, resumed });
   }));
   return { child, done };
 }

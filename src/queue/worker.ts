@@ -74,9 +74,11 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     const dir = runDir(o.runsRoot, run);
     await waitForRunLock(dir, o.lockSeconds * 4000);
     o.log(`start ${run.name} (job ${job.id}, attempt ${job.attemptsMade + 1})`);
-    const report = (p: Omit<RunProgress, "worker">) => void job.updateProgress({ ...p, worker: me }).catch(() => undefined);
-    report({ epoch: 0, epochs: Number(run.config.epochs ?? 0), loss: NaN, top1: null });
+    let trainPid = 0;
+    const report = (p: Omit<RunProgress, "worker" | "trainPid">) => void job.updateProgress({ ...p, worker: me, trainPid }).catch(() => undefined);
     const { child, done } = startTrain(run, o.runsRoot, report);
+    trainPid = child.pid ?? 0;
+    report({ epoch: 0, epochs: Number(run.config.epochs ?? 0), loss: NaN, top1: null });
     children.add(child);
     const out = await done;
     children.delete(child);

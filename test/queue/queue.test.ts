@@ -1,6 +1,7 @@
 /**
  * @file The job queue end to end on a real redis-server: three `snell worker` processes train a sweep;
- * one worker is killed with -9 mid-run, another drained with SIGTERM, Redis restarted; every run
+ * one worker is killed with -9 mid-run, another drained with SIGTERM, a third's training child crashes,
+ * Redis restarts; every run
  * finishes exactly once (one adapter, each epoch logged once) with the adapter bytes of an
  * uninterrupted `snell train` of the same settings, and a bad-data job fails once with its reason.
  */
@@ -76,18 +77,20 @@ describe("snell worker / sweep --queue / status on Redis", { skip: missing ?? fa
     const bad = await inProcess(["submit", "--queue", redis.url, "--data", path.join(tmp.dir, "no-such-data"), "--model", "vit_test", "--epochs", "2"]);
     assert.equal(bad.code, 0, bad.stderr);
 
-    // Two runs under way on two workers: kill one worker outright, drain the other.
-    const busy = await until("two runs past epoch 5", 60_000, async () => {
+    // Three runs under way on the three workers: kill one worker outright, drain another, and crash the
+    // third's `snell train` (kill -9 of the child alone: retried with backoff, as any crash).
+    const busy = await until("three runs past epoch 5", 60_000, async () => {
       const active = (await status()).filter((r) => r.state === "active" && r.progress && r.progress.epoch >= 5);
       const byWorker = new Map(active.map((r) => [r.progress!.worker, r]));
-      return byWorker.size >= 2 ? [...byWorker.values()].slice(0, 2) : null;
+      return byWorker.size >= 3 ? [...byWorker.values()].slice(0, 3) : null;
     });
     const pidOf = (r: StatusRow) => Number(r.progress!.worker.split(":").pop());
-    const [killed, drained] = busy as [StatusRow, StatusRow];
+    const [killed, drained, crashed] = busy as [StatusRow, StatusRow, StatusRow];
     const killedWorker = workers.find((w) => w.child.pid === pidOf(killed))!;
     const drainedWorker = workers.find((w) => w.child.pid === pidOf(drained))!;
     killedWorker.child.kill("SIGKILL");
     drainedWorker.child.kill("SIGTERM");
+    process.kill(crashed.progress!.trainPid, "SIGKILL");
     const drainedOut = await drainedWorker.done;
     assert.equal(drainedOut.code, 0, `a drained worker exits 0: ${drainedOut.stderr}`);
     assert.match(drainedOut.stderr, /draining: 1 running job/);
@@ -123,10 +126,12 @@ describe("snell worker / sweep --queue / status on Redis", { skip: missing ?? fa
     assert.equal(byId.get(killed.id)!.result!.resumed, true, "the killed worker's run resumed from its folder");
     assert.equal(byId.get(drained.id)!.result!.resumed, true, "the drained run resumed from its folder");
     // BullMQ counts the finishing attempt too: 1 means neither the drain nor the kill was counted as a failed attempt.
-    for (const r of completed) assert.equal(r.attempts, 1, `${r.name}: handed back (drain) or taken over (kill), never failed`);
+    for (const r of completed) assert.equal(r.attempts, r.id === crashed.id ? 2 : 1, `${r.name}: attempts`);
+    assert.equal(byId.get(crashed.id)!.result!.resumed, true, "the crashed run was retried and resumed");
+    assert.match(byId.get(crashed.id)!.reason ?? "", /SIGKILL/, "the crash's reason stays on the job");
 
     // The interrupted runs end with the bytes of uninterrupted ones of the same settings.
-    const refs = [killed, drained].map((r) => {
+    const refs = [killed, drained, crashed].map((r) => {
       const out = path.join(tmp.dir, `ref-${r.id}`);
       const p = spawnCli(["train", "--config", path.join(runs, JOBS_DIR, `${r.id}.json`), "--out", out, "--no-progress"]);
       return p.done.then((o) => ({ r, out, o }));

@@ -40,7 +40,7 @@ describe("queue units", () => {
 
   test("status lines: progress of running jobs, reasons of failed ones, counts", () => {
     const rows: StatusRow[] = [
-      { id: "a", name: "run-a", state: "active", attempts: 1, progress: { epoch: 3, epochs: 10, loss: 0.5, top1: 70, worker: "h:1" }, reason: "boom", result: null },
+      { id: "a", name: "run-a", state: "active", attempts: 1, progress: { epoch: 3, epochs: 10, loss: 0.5, top1: 70, worker: "h:1", trainPid: 2 }, reason: "boom", result: null },
       { id: "b", name: "run-b", state: "failed", attempts: 1, progress: null, reason: "missing split file x", result: null },
       { id: "c", name: "run-c", state: "completed", attempts: 1, progress: null, reason: null, result: { best: { top1: 90 }, last: { top1: 88.5 } } },
     ];
