@@ -31,7 +31,8 @@ export interface TensorSet {
   count: number;
 }
 
-function select(src: IdxImages, keep: (label: number) => boolean, relabel: (label: number) => number, limit: number, rng: Rng | null): TensorSet {
+/** Indices of the images whose label passes `keep`, shuffled by `rng` (in file order without), at most `limit`. */
+function pick(src: IdxImages, keep: (label: number) => boolean, limit: number, rng: Rng | null): number[] {
   const idx: number[] = [];
   for (let i = 0; i < src.count; i++) if (keep(src.labels[i]!)) idx.push(i);
   if (rng) {
@@ -40,7 +41,12 @@ function select(src: IdxImages, keep: (label: number) => boolean, relabel: (labe
       [idx[i], idx[j]] = [idx[j]!, idx[i]!];
     }
   }
-  const n = Math.min(limit, idx.length);
+  return idx.slice(0, Math.min(limit, idx.length));
+}
+
+function select(src: IdxImages, keep: (label: number) => boolean, relabel: (label: number) => number, limit: number, rng: Rng | null): TensorSet {
+  const idx = pick(src, keep, limit, rng);
+  const n = idx.length;
   const px = src.rows * src.cols;
   const images = new Float32Array(n * px);
   const labels = new BigInt64Array(n);
@@ -71,6 +77,11 @@ export function downstreamTask(testLimit = Infinity): { train: TensorSet; test: 
     train: select(tr, (l) => l >= 5, (l) => l - 5, 1000, new Rng(7)),
     test: select(te, (l) => l >= 5, (l) => l - 5, testLimit, new Rng(11)),
   };
+}
+
+/** The MNIST indices `downstreamTask` draws (train: of the training split, test: of the test split), in its order. */
+export function downstreamTaskIndices(testLimit = Infinity): { train: number[]; test: number[] } {
+  return { train: pick(loadMnist("train"), (l) => l >= 5, 1000, new Rng(7)), test: pick(loadMnist("test"), (l) => l >= 5, testLimit, new Rng(11)) };
 }
 
 /** VTAB-1k's train800 / val200 split of the 1,000 training images (for choosing hyperparameters). */

@@ -2,6 +2,7 @@
  * @file One bar chart per group of the report (VTAB-1k Natural / Specialized / Structured, FGVC, other
  * tasks): its tasks' best top-1 per column with ± sd over seeds, then the group's mean.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeBarChartPng, type BarChart, type BarGroup } from "../plot/bar-chart.js";
 import { VTAB_GROUPS } from "./benchmarks.js";
@@ -44,6 +45,7 @@ export function reportCharts(tables: readonly ReportTable[], metric: "best" | "l
 /** Writes the charts into `dir`; returns their paths. */
 export async function writeReportCharts(dir: string, charts: readonly NamedChart[]): Promise<string[]> {
   const files: string[] = [];
+  if (charts.length) fs.mkdirSync(dir, { recursive: true });
   for (const c of charts) files.push(await writeBarChartPng(path.join(dir, c.file), c.chart));
   return files;
 }

@@ -32,9 +32,8 @@ describe("snell report", () => {
   });
   after(() => tmp.remove());
 
-  test("Markdown on stdout, and a decodable PNG per VTAB group with runs, and FGVC", async () => {
-    const charts = join(tmp.dir, "charts");
-    fs.mkdirSync(charts);
+  test("Markdown on stdout, and a decodable PNG per VTAB group with runs, and FGVC (the charts folder is created)", async () => {
+    const charts = join(tmp.dir, "charts", "new");
     const r = await inProcess(["report", runs, "--charts", charts, "--metric", "best"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\| cifar \| 72\.00 ± 2\.83 \(n=2\) \|/); // sd of 70, 74: sqrt(8)
