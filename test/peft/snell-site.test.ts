@@ -14,6 +14,7 @@ import { liveNodes } from "../../src/onnx/writer.js";
 import { applyAdapters } from "../../src/peft/apply.js";
 import type { SiteInfo } from "../../src/peft/method.js";
 import { SNELL_DEFAULTS, snell, type SnellConfig } from "../../src/peft/snell/index.js";
+import { siteBlocking } from "../../src/peft/snell/site.js";
 import { thresholdOf } from "../../src/peft/snell/threshold-graph.js";
 import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
@@ -77,6 +78,25 @@ for (const [title, opts] of [
     assert.ok(!ref.g.nodes.some((n) => n.type === "CustomGrad"), "the reference used the fused op");
     assertClose(ours.out, ref.out, "output");
     assert.equal(ours.grads.length, ref.grads.length);
+    ours.grads.forEach((d, k) => assertClose(d, ref.grads[k]!, `gradient ${k}`));
+  });
+}
+
+for (const [title, opts] of [
+  ["added to y", { fold: false }],
+  ["folded, with learnable c and a trained frozen layer", { fold: true, learnableC: true, trainW: true }],
+  ["folded into a third of a fused layer that is trained", { fold: true, trainW: true, third: true }],
+] as const) {
+  test(`the fused SNELL site ${title}, its backward in row blocks, matches the autodiff path`, async () => {
+    const ref = await build({ ...opts, recompute: false });
+    const saved = { ...siteBlocking };
+    // Three uneven blocks (86, 86, 84 rows of 256).
+    Object.assign(siteBlocking, { blockFrom: 1, blockSize: Math.ceil((nIn * nOut) / 3) });
+    const ours = await build({ ...opts, recompute: true }).finally(() => Object.assign(siteBlocking, saved));
+    // Each block recomputes its rows of K ([rows, nIn]; whole-matrix values are [nOut, nIn]).
+    const blockK = liveNodes(ours.g).flatMap((n) => n.outputs).filter((v) => v.rank === 2 && v.shape[1] === nIn && (v.shape[0] === 86 || v.shape[0] === 84));
+    assert.ok(blockK.length > 0, "no row block in the backward");
+    assertClose(ours.out, ref.out, "output");
     ours.grads.forEach((d, k) => assertClose(d, ref.grads[k]!, `gradient ${k}`));
   });
 }

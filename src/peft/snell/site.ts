@@ -96,6 +96,25 @@ function sparseT(g: GraphBuilder, K: Value, t: Value): { dWT: Value; mult: Value
 }
 
 /**
+ * Row blocks of the backward (over nOut): sites of at least `blockFrom` entries recompute and
+ * differentiate dW^T in row blocks of about `blockSize` entries, one block at a time, so that their
+ * [nOut, nIn] temporaries (K, the multiplier, dW^T, W + dW^T, G, dK, a group's distances) exist a
+ * block at a time, at the activations' high-water mark (the start of the backward). Smaller sites
+ * stay whole: each block adds nodes, and ORT's session grows by about 5 KB a node. The forward
+ * stays whole: its product in row blocks (each recomputing its rows of K after t) measured worse on
+ * ConvNeXt-B (peak RSS +13% to +15% over LoRA-8). Mutable for tests.
+ */
+export const siteBlocking = { blockFrom: 2 ** 21, blockSize: 2 ** 20 };
+
+function rowBlocks(nIn: number, nOut: number): [number, number][] {
+  const n = nIn * nOut < siteBlocking.blockFrom ? 1 : Math.min(nOut, Math.ceil((nIn * nOut) / siteBlocking.blockSize));
+  const step = Math.ceil(nOut / n);
+  const out: [number, number][] = [];
+  for (let r0 = 0; r0 < nOut; r0 += step) out.push([r0, Math.min(nOut, r0 + step)]);
+  return out;
+}
+
+/**
  * The site's rows of a frozen tensor: a Slice in the forward, a Gather in the backward. Two different
  * ops, so that ORT's common-subexpression elimination cannot merge them and keep the forward's copy
  * (a [nOut, nIn] third of qkv per site) alive until the backward.
@@ -157,31 +176,46 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
     },
     (g, [x, a, b, ...rest], _y, dy) => {
       const c = inp.c ? rest[0]! : null;
-      const w = frozen ? rowsOf(g, rest[inp.c ? 1 : 0]!, rows, true) : null;
       const { X, Y } = aug!;
-      // Recomputed once dy exists (the first product waits for dy's first row as an [nOut, 1] C), so
-      // apart from the forward copy, which ORT would otherwise merge with it and keep alive.
-      const K = kernelT(g, X, Y, cs!, g.Reshape(g.Slice(dy, [0], [1], [0]), [nOut, 1]));
-      const { dWT, mult } = sparseT(g, K, t!);
-      // G waits for the multiplier (a [1, nIn] row of it as the Gemm's C, beta 0), so it does not
-      // exist during the recompute, and the groups wait for dx, so K, dW^T and W + dW^T are dead before
-      // the groups' distances exist. ORT orders by data dependencies only (in a depth-first walk
-      // that takes a node's inputs in creation order, dK, created before W + dW^T, should also run
-      // before it; not forced); without these gates these [nOut, nIn] temporaries overlapped.
-      const G = g.Gemm(dy, x!, g.Slice(mult, [0], [1], [0]), { transA: 1, beta: 0 }); // [nOut, nIn]
-      const dK = g.Mul(G, mult);
-      const dx = g.MatMul(dy, w ? g.Add(w, dWT) : dWT);
-      const dX: Value[] = [], dY: Value[] = [], dc: Value[] = [];
-      let wait = g.Slice(dx, [0], [1], [0]); // [1, nIn]
-      for (let p = 0; p < P; p++) {
-        // Each group waits for the previous group's products, so only one group's tensors are alive.
-        const { r, D } = groupDistances(g, X[p]!, Y[p]!, wait);
-        const dr = g.Mul(g.Div(dK, D), g.Sign(r));
-        if (c) dc.push(g.ReduceSum(g.Mul(dK, D), [0, 1], 1));
-        dY.push(g.Gemm(dr, X[p]!, null, { transA: 1 })); // [nIn, h+2]
-        dX.push(g.MatMul(dr, Y[p]!)); // [nOut, h+2]
-        wait = g.Slice(dX[p]!, [0], [1], [1]); // [nOut, 1]: broadcasts as a Gemm's C
+      const G: Value[] = [], dX: Value[][] = Array.from({ length: P }, () => []);
+      const dY: (Value | null)[] = new Array<Value | null>(P).fill(null);
+      const dc: Value[][] = Array.from({ length: P }, () => []);
+      let dx: Value | null = null;
+      // The first block's recompute waits for dy (its first row as an [nOut, 1] C), so it stays apart
+      // from the forward copy, which ORT would otherwise merge with it and keep alive.
+      let wait: Value = g.Reshape(g.Slice(dy, [0], [1], [0]), [nOut, 1]);
+      for (const [r0, r1] of rowBlocks(nIn, nOut)) {
+        const whole = r0 === 0 && r1 === nOut;
+        const part = (v: Value, axis: number) => (whole ? v : g.Slice(v, [r0], [r1], [axis]));
+        const Xb = X.map((Xp) => part(Xp, 0));
+        const dyb = part(dy, 1);
+        const gate = whole ? wait : g.Slice(wait, [0, 0], [1, 1], [0, 1]); // [1, 1] broadcasts to a block
+        const K = kernelT(g, Xb, Y, cs!, gate);
+        const { dWT, mult } = sparseT(g, K, t!);
+        // G waits for the multiplier (a [1, nIn] row of it as the Gemm's C, beta 0), so it does not
+        // exist during the recompute, and the groups wait for dx, so K, dW^T and W + dW^T are dead
+        // before the groups' distances exist. ORT orders by data dependencies only; without these
+        // gates these [nOut, nIn] temporaries overlapped.
+        const Gb = g.Gemm(dyb, x!, g.Slice(mult, [0], [1], [0]), { transA: 1, beta: 0 }); // [rows, nIn]
+        G.push(Gb);
+        const dK = g.Mul(Gb, mult);
+        const wb = frozen ? rowsOf(g, rest[inp.c ? 1 : 0]!, [rows[0] + r0, rows[0] + r1], true) : null;
+        const op = wb ? g.Add(wb, dWT) : dWT;
+        // Blocks accumulate dx in the Gemm's C (in place, and in order: each block waits for the last).
+        dx = dx ? g.Gemm(dyb, op, dx) : g.MatMul(dyb, op);
+        wait = g.Slice(dx, [0], [1], [0]); // [1, nIn]
+        for (let p = 0; p < P; p++) {
+          // Each group waits for the previous group's products, so only one group's tensors are alive.
+          const { r, D } = groupDistances(g, Xb[p]!, Y[p]!, wait);
+          const dr = g.Mul(g.Div(dK, D), g.Sign(r));
+          if (c) dc[p]!.push(g.ReduceSum(g.Mul(dK, D), [0, 1], 1));
+          dY[p] = g.Gemm(dr, Xb[p]!, dY[p] ?? null, { transA: 1 }); // [nIn, h+2], summed over the blocks
+          dX[p]!.push(g.MatMul(dr, Y[p]!)); // [rows, h+2]
+          wait = g.Slice(dX[p]!.at(-1)!, [0], [1], [1]); // [rows, 1]: broadcasts as a Gemm's C
+        }
       }
+      const cat = (vs: Value[]) => (vs.length === 1 ? vs[0]! : g.Concat(vs, 0));
+      const sum = (vs: Value[]) => vs.reduce((acc, v) => g.Add(acc, v));
       // The true products are (c_p / 2) dX_p, (c_p / 2) dY_p; with the augmentation's factors folded in,
       // dB = dX'[:, :h] + B dX'[:, h] and dA = dY'[:, :h] + A dY'[:, h+1], where dX' and dY' scale the
       // columns by c_p [1/2 .. 1/2, 1, 0] and c_p [-1 .. -1, 0, 1] (one Mul each).
@@ -190,16 +224,16 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
         ? g.Mul(g.Reshape(c, [P, 1, 1]), g.constant(pattern, [1, 1, h + 2], dt))
         : g.constant(defaultC(P).flatMap((cp) => pattern.map((v) => cp * v)), [P, 1, h + 2], dt);
       const stack = (parts: Value[], n: number, pattern: number[]) =>
-        g.Mul(g.Reshape(P === 1 ? parts[0]! : g.Concat(parts, 0), [P, n, h + 2]), scale(pattern));
-      const [dXb, dXn] = g.Split(stack(dX, nOut, cols(0.5, 1, 0)), [h, 1, 1], 2) as [Value, Value, Value];
-      const [dYa, , dYn] = g.Split(stack(dY, nIn, cols(-1, 0, 1)), [h, 1, 1], 2) as [Value, Value, Value];
+        g.Mul(g.Reshape(cat(parts), [P, n, h + 2]), scale(pattern));
+      const [dXb, dXn] = g.Split(stack(dX.map(cat), nOut, cols(0.5, 1, 0)), [h, 1, 1], 2) as [Value, Value, Value];
+      const [dYa, , dYn] = g.Split(stack(dY as Value[], nIn, cols(-1, 0, 1)), [h, 1, 1], 2) as [Value, Value, Value];
       const dB = g.Add(dXb, g.Mul(b!, dXn));
       const dA = g.Add(dYa, g.Mul(a!, dYn));
-      const grads: (Value | null)[] = [dx, dA, dB];
-      if (c) grads.push(g.Reshape(g.Concat(dc, 0), [P]));
+      const grads: (Value | null)[] = [dx!, dA, dB];
+      if (c) grads.push(g.Reshape(cat(dc.map(sum)), [P]));
       if (frozen) {
         // The frozen layer's own gradients, pruned from the graph unless it is trained.
-        grads.push(toWhole(g, G, frozen.weight, rows));
+        grads.push(toWhole(g, cat(G), frozen.weight, rows));
         if (frozen.bias) grads.push(toWhole(g, g.ReduceSum(dy, [0], 0), frozen.bias, rows));
       }
       return grads;
