@@ -45,12 +45,13 @@ describe("acquireRunLock", () => {
   });
 
   test("a lock whose process exited but was never reaped (a zombie) is stale", { skip: process.platform !== "linux" && "needs /proc" }, async () => {
-    // `true` is forked by sh, which then becomes `sleep` and never reaps it: a zombie, as a killed
-    // worker's child under a PID 1 that does not reap.
-    const sh = spawn("sh", ["-c", "true & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    // sh forks a short `sleep`, then becomes `sleep 5`, which never reaps it: once the short one exits
+    // (after the exec, so sh cannot reap it first) it is a zombie, as a killed worker's child under a
+    // PID 1 that does not reap.
+    const sh = spawn("sh", ["-c", "sleep 0.2 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
       const zombie = Number(await new Promise<string>((resolve) => sh.stdout!.once("data", (d) => resolve(String(d)))));
-      await new Promise((r) => setTimeout(r, 300)); // `true` exits at once
+      await new Promise((r) => setTimeout(r, 700)); // the short sleep has exited by now
       const stat = fs.readFileSync(`/proc/${zombie}/stat`, "utf8");
       assert.match(stat, /\) Z /, "the fixture made a zombie");
       const dir = path.join(root, "zombie");
