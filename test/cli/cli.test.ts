@@ -4,14 +4,12 @@
  * predict agreeing with eval, and each user error as one line with exit code 2.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { runGoldenCase } from "../../src/peft/snell/golden.js";
 import { EXIT, type CliContext } from "../../src/cli/commands/context.js";
-import { inProcess } from "../helpers/cli.js";
+import { assertUserError, inProcess, spawnCli, waitForFile, type SpawnedOut } from "../helpers/cli.js";
 import { reportError, runCli } from "../../src/cli/main.js";
 import { InternalError } from "../../src/errors.js";
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.js";
@@ -19,9 +17,6 @@ import { readRunLog } from "../../src/train/run-log.js";
 import { Rng } from "../../src/random.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
 
-// The CLI from its sources through tsx, as `npm run snell` does (bin/snell.js runs the built dist/,
-// which test/package/install.test.ts checks from the packed tarball).
-const CLI = ["--import", import.meta.resolve("tsx"), fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))];
 
 let tmp: ReturnType<typeof tempDir>;
 let task: string;
@@ -32,37 +27,9 @@ const COMMON = ["--model", "vit_test", "--arch", "imgSize=16,depth=1", "--method
   "--batch-size", "4", "--lr", "1e-2", "--warmup-epochs", "0", "--seed", "3", "--no-progress"];
 const EPOCHS = ["--epochs", "30", "--eval-every", "0"];
 
-interface Out { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function spawnCli(args: string[]): { child: ChildProcess; done: Promise<Out> } {
-  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "", stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<Out>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-
-/** Resolves once `file` exists (polling; the trainer renames it into place atomically). */
-async function waitFor(file: string, child: ChildProcess): Promise<void> {
-  while (!fs.existsSync(file)) {
-    if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${file} appeared`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** A user error: exit 2, one "snell: error:" line matching `re`, no stack. */
-function assertUserError(r: { code: number; stderr: string }, re: RegExp): void {
-  assert.equal(r.code, EXIT.usage, r.stderr);
-  const err = r.stderr.split("\n").filter((l) => l.startsWith("snell: error:"));
-  assert.equal(err.length, 1, r.stderr);
-  assert.match(err[0]!, re);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, "a user error must not print a stack");
-}
-
 const adapterBytes = (dir: string) => fs.readFileSync(join(dir, "adapter", "adapter_model.safetensors"));
 
-let straight: Promise<Out>;
+let straight: Promise<SpawnedOut>;
 before(async () => {
   tmp = tempDir("snell-cli-");
   task = join(tmp.dir, "task");
@@ -88,7 +55,7 @@ describe("snell train / eval / predict", () => {
   test("a run killed after its first checkpoint resumes to the same adapter bytes", async () => {
     const out = run("killed");
     const p = spawnCli(["train", "--data", task, ...COMMON, ...EPOCHS, "--out", out]);
-    await waitFor(join(out, "checkpoint.safetensors"), p.child);
+    await waitForFile(join(out, "checkpoint.safetensors"), p.child);
     p.child.kill("SIGKILL");
     const k = await p.done;
     assert.equal(k.signal, "SIGKILL", "the run finished before it could be killed");
@@ -105,7 +72,7 @@ describe("snell train / eval / predict", () => {
   test("Ctrl-C writes a resumable checkpoint and exits 130; the resumed run matches", async () => {
     const out = run("sigint");
     const p = spawnCli(["train", "--data", task, ...COMMON, ...EPOCHS, "--out", out]);
-    await waitFor(join(out, "checkpoint.safetensors"), p.child);
+    await waitForFile(join(out, "checkpoint.safetensors"), p.child);
     p.child.kill("SIGINT");
     const k = await p.done;
     assert.equal(k.code, EXIT.interrupted, k.stderr);

@@ -6,13 +6,13 @@
  * the command was a train into it that succeeded. A failing case prints its seed and arguments.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Rng } from "../../src/random.js";
 import { inProcess } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
+import { snapshot } from "../helpers/snapshot.js";
 
 const SEED = 11;
 const CASES = 300;
@@ -28,20 +28,6 @@ const images: Record<string, string> = {};
 
 const MODEL = ["--model", "vit_test", "--arch", "imgSize=16,depth=1", "--method", "snell", "--rank", "2", "--batch-size", "4",
   "--warmup-epochs", "0", "--epochs", "1", "--eval-every", "0", "--no-progress"];
-
-/** Every file under `dir` with a hash of its bytes (an empty map when dir is absent). */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(dir, p), createHash("sha256").update(fs.readFileSync(p)).digest("hex"));
-    }
-  };
-  if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) walk(dir);
-  return out;
-}
 
 /** Broken variants of a good VTAB task, each one thing wrong. */
 function makeBrokenFolders(task: string): void {

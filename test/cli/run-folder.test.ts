@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EXIT } from "../../src/cli/commands/context.js";
 import { acquireRunLock } from "../../src/train/run-lock.js";
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.js";
-import { inProcess, spawnCli, type SpawnedOut } from "../helpers/cli.js";
+import { assertUserError, inProcess, spawnCli, type SpawnedOut } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
+import { snapshot } from "../helpers/snapshot.js";
 
 const COMMON = ["--model", "vit_test", "--arch", "imgSize=16,depth=1", "--method", "snell", "--rank", "4", "--sparsity", "0.5",
   "--batch-size", "4", "--lr", "1e-2", "--warmup-epochs", "0", "--seed", "3", "--no-progress", "--eval-every", "0"];
@@ -20,29 +21,6 @@ const COMMON = ["--model", "vit_test", "--arch", "imgSize=16,depth=1", "--method
 let tmp: ReturnType<typeof tempDir>;
 let task: string;
 const at = (name: string) => join(tmp.dir, name);
-
-/** Every file under `dir` (hidden ones included) with its bytes. */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(relative(dir, p), fs.readFileSync(p).toString("base64"));
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-/** A user error: exit 2 and one "snell: error:" line matching `re`, no stack. */
-function assertUserError(r: { code: number | null; stderr: string }, re: RegExp): void {
-  assert.equal(r.code, EXIT.usage, r.stderr);
-  const lines = r.stderr.split("\n").filter((l) => l.startsWith("snell: error:"));
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, re);
-  assert.doesNotMatch(r.stderr, /^\s+at /m);
-}
 
 const train = (out: string, ...extra: string[]) => inProcess(["train", "--data", task, ...COMMON, "--epochs", "2", "--out", out, ...extra]);
 

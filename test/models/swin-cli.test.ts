@@ -10,8 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { readSafetensors } from "../../src/checkpoint/safetensors.js";
 import { SWIN_HEAD_INIT, swinParamSpecs } from "../../src/models/swin.js";
 import { swinVariant } from "../../src/models/swin-variants.js";
-import { readRunLog } from "../../src/train/run-log.js";
-import { inProcess, spawnCli } from "../helpers/cli.js";
+import { assertEvalMergeExport, assertKilledRunResumes, inProcess } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -26,8 +25,6 @@ before(async () => {
 });
 after(() => tmp.remove());
 
-const top1 = (s: string) => Number(/top-1 ([\d.]+)%/.exec(s)?.[1]);
-
 describe("snell with --model swin_test", () => {
   test("train (SNELL, dropout/drop-path 0.1, stochastic depth 0.1), eval, merge and export", async () => {
     const r = await inProcess(["train", "--data", task, ...MODEL, "--method", "snell", "--rank", "4", "--sparsity", "0.5",
@@ -41,17 +38,7 @@ describe("snell with --model swin_test", () => {
     const runJson = JSON.parse(fs.readFileSync(at("run/run.json"), "utf8")) as { behaviour: { headInit: string } };
     assert.equal(runJson.behaviour.headInit, SWIN_HEAD_INIT);
 
-    const ev = await inProcess(["eval", "--out", at("run"), "--threads", "1"]);
-    assert.equal(ev.code, 0, ev.stderr);
-    assert.ok(Number.isFinite(top1(ev.stdout + ev.stderr)), ev.stdout + ev.stderr);
-
-    const m = await inProcess(["merge", "--out", at("run"), "--output", at("merged.safetensors")]);
-    assert.equal(m.code, 0, m.stderr);
-    assert.ok(fs.statSync(at("merged.safetensors")).size > 100_000);
-
-    const x = await inProcess(["export", "--out", at("run"), "--output", at("model.onnx")]);
-    assert.equal(x.code, 0, x.stderr);
-    assert.ok(fs.statSync(at("model.onnx")).size > 100_000);
+    await assertEvalMergeExport(at("run"), tmp.dir);
   });
 
   test("trains from Microsoft's original .pth (the PyTorch fixture, swin_test's shape): layout detected, only the head left out", async () => {
@@ -72,21 +59,6 @@ describe("snell with --model swin_test", () => {
   test("a run killed after its first checkpoint resumes to the same adapter bytes and losses (window drop-path and stochastic-depth seeds included)", async () => {
     const args = ["train", "--data", task, ...MODEL, "--method", "snell", "--rank", "4", "--sparsity", "0.5", "--dropout", "0.1", "--drop-path", "0.1",
       "--stochastic-depth", "0.1", "--epochs", "10", "--eval-every", "0"];
-    const straight = spawnCli([...args, "--out", at("straight")]).done;
-    const killed = at("killed");
-    const p = spawnCli([...args, "--out", killed]);
-    while (!fs.existsSync(join(killed, "checkpoint.safetensors"))) {
-      if (p.child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    p.child.kill("SIGKILL");
-    assert.equal((await p.done).signal, "SIGKILL", "the run finished before it could be killed");
-    const r = await spawnCli(["train", "--resume", "--out", killed, "--no-progress"]).done;
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /resumed from .*checkpoint\.safetensors: epoch \d+/);
-    assert.equal((await straight).code, 0);
-    const bytes = (dir: string) => fs.readFileSync(join(dir, "adapter", "adapter_model.safetensors"));
-    assert.deepEqual(bytes(killed), bytes(at("straight")));
-    assert.deepEqual(readRunLog(join(killed, "log.jsonl")).map((l) => l.loss), readRunLog(join(at("straight"), "log.jsonl")).map((l) => l.loss));
+    await assertKilledRunResumes(args, at("straight"), at("killed"));
   });
 });
