@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { grad } from "../../src/autodiff/grad.js";
 import { GraphBuilder } from "../../src/ir/builder.js";
-import { crossEntropy } from "../../src/ir/losses.js";
 import { ParamBinder } from "../../src/ir/parameters.js";
 import { convnextForward, convnextSites, createConvNextParams, type ConvNextConfig } from "../../src/models/convnext.js";
 import { convnextVariant } from "../../src/models/convnext-variants.js";
@@ -17,7 +16,7 @@ import { applyAdapters } from "../../src/peft/apply.js";
 import { SNELL_DEFAULTS, SNELL_SEED_INPUT, snell, type SnellConfig } from "../../src/peft/snell/index.js";
 import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
-import { TrainSession } from "../../src/train/step-session.js";
+import { trainSteps } from "../helpers/train-steps.js";
 
 const cfg: ConvNextConfig = { ...convnextVariant("convnext_test").config, numClasses: 5, lsInitValue: 0.5 };
 const B = 2;
@@ -76,29 +75,9 @@ describe("SNELL's fused site on ConvNeXt", () => {
 
 /** Steps on one fixed batch; returns the losses and the trainable names. */
 async function steps(method: Record<string, unknown>, n = 4) {
-  const base = { cfg, params: createConvNextParams(cfg, new Rng(3)) };
-  const pm = applyAdapters(base, method, { seed: 0 });
-  let graph: GraphBuilder | undefined;
-  const session = await TrainSession.create({
-    params: pm.params,
-    build(g, bind, train) {
-      graph = g;
-      const x = g.input("images", [B, 3, cfg.imgSize, cfg.imgSize]);
-      const labels = g.input("labels", [B], "int64");
-      const logits = pm.forward(g, bind, x, { train, stochasticDepth: 0.1 });
-      return { logits, loss: crossEntropy(g, logits, labels) };
-    },
-    optimizer: { kind: "adamw", weightDecay: 0.01 },
-  }, { intraOpThreads: 1 });
-  const losses: number[] = [];
-  for (let i = 0; i < n; i++) {
-    // Every per-step seed the graph declares (backbone drop-path, the method's masks) gets a fresh value.
-    const seeds = Object.fromEntries(graph!.inputs.filter((v) => v.dtype === "int64" && v.rank === 0).map((v) => [v.name, BigInt64Array.of(BigInt(i + 1))]));
-    const r = await session.step({ images, labels: BigInt64Array.from([1n, 3n]), ...seeds }, 3e-3);
-    losses.push(r.loss);
-  }
-  await session.release();
-  return { losses, trainable: pm.params.trainable().map((p) => p.name), g: graph! };
+  const pm = applyAdapters({ cfg, params: createConvNextParams(cfg, new Rng(3)) }, method, { seed: 0 });
+  const { losses, g } = await trainSteps(pm, images, BigInt64Array.from([1n, 3n]), n);
+  return { losses, trainable: pm.params.trainable().map((p) => p.name), g };
 }
 
 describe("methods on ConvNeXt", () => {

@@ -5,43 +5,20 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { GraphBuilder } from "../../src/ir/builder.js";
-import { crossEntropy } from "../../src/ir/losses.js";
 import { createSwinParams, type SwinConfig } from "../../src/models/swin.js";
 import { applyAdapters } from "../../src/peft/apply.js";
 import { Rng } from "../../src/random.js";
-import { TrainSession } from "../../src/train/step-session.js";
+import { trainSteps } from "../helpers/train-steps.js";
 
 const cfg: SwinConfig = { arch: "swin", imgSize: 32, patchSize: 4, inChans: 3, numClasses: 4, embedDim: 16, depths: [2, 2], numHeads: [2, 4], windowSize: 4, mlpRatio: 4, qkvBias: true, eps: 1e-5 };
 const B = 2;
 const images = Float32Array.from({ length: B * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37) + 0.3 * Math.cos(i * 0.011));
 
-/** `n` steps on one fixed batch; the losses, the trainable names and the final values of `watch`. */
+/** `n` steps on one fixed batch; the losses, the trainable names and whether `watch` moved. */
 async function steps(method: Record<string, unknown>, watch: string | null = null, n = 4) {
   const pm = applyAdapters({ cfg, params: createSwinParams(cfg, new Rng(3)) }, method, { seed: 0 });
   const before = watch ? Float32Array.from(pm.params.get(watch).data) : null;
-  let graph: GraphBuilder | undefined;
-  const session = await TrainSession.create({
-    params: pm.params,
-    build(g, bind, train) {
-      graph = g;
-      const x = g.input("images", [B, 3, cfg.imgSize, cfg.imgSize]);
-      const labels = g.input("labels", [B], "int64");
-      const logits = pm.forward(g, bind, x, { train, stochasticDepth: 0.1 });
-      return { logits, loss: crossEntropy(g, logits, labels) };
-    },
-    optimizer: { kind: "adamw", weightDecay: 0.01 },
-  }, { intraOpThreads: 1 });
-  const losses: number[] = [];
-  for (let i = 0; i < n; i++) {
-    // Every per-step seed the graph declares (stochastic depth, the method's masks) gets a fresh value.
-    const seeds = Object.fromEntries(graph!.inputs.filter((v) => v.dtype === "int64" && v.rank === 0).map((v) => [v.name, BigInt64Array.of(BigInt(i + 1))]));
-    // SNELLA's per-matrix sparsity (its allocator's feed; fixed here).
-    const sparsity = Object.fromEntries(graph!.inputs.filter((v) => v.name.endsWith("snella_sparsity")).map((v) => [v.name, Float32Array.of(0.5)]));
-    losses.push((await session.step({ images, labels: BigInt64Array.from([1n, 3n]), ...seeds, ...sparsity }, 3e-3)).loss);
-  }
-  session.syncParams();
-  await session.release();
+  const { losses } = await trainSteps(pm, images, BigInt64Array.from([1n, 3n]), n);
   const moved = watch && before ? pm.params.get(watch).data.some((v, i) => v !== before[i]) : null;
   return { losses, trainable: pm.params.trainable().map((p) => p.name), moved };
 }
