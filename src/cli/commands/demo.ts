@@ -5,7 +5,6 @@
  */
 import * as path from "node:path";
 import type { Command } from "commander";
-import { ConfigError } from "../../errors.js";
 import { pretrainDemoVit } from "../../demo/pretrain.js";
 import { DEMO_METHODS } from "../../demo/methods.js";
 import { DEMO_EPOCHS, DEMO_WEIGHTS, runDemo } from "../../demo/run.js";
@@ -36,9 +35,6 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText("after", "\nThe shipped checkpoint was made by `npx snell demo --pretrain`; the comparison reads it and needs no network.")
     .action(async () => {
       const o = cmd.opts() as DemoFlags;
-      for (const [k, v] of [["--epochs", o.epochs], ["--batch", o.batch], ["--test-images", o.testImages]] as const) {
-        if (v !== undefined && v < 1) throw new ConfigError(`demo: ${k} must be at least 1, got ${v}`);
-      }
       if (o.pretrain !== undefined) {
         const out = typeof o.pretrain === "string" ? path.resolve(o.pretrain) : DEMO_WEIGHTS;
         const top1 = await pretrainDemoVit(out, { epochs: o.epochs, seed: o.seed, log: (l) => println(ctx.stderr, l) });
