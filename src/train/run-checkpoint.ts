@@ -70,8 +70,8 @@ export function runFingerprint(pm: PeftModel, trained: readonly string[]): { fin
 }
 
 /** Writes the checkpoint of `state` at (epoch, stepInEpoch) atomically. */
-export function saveRunCheckpoint(id: RunIdentity, stepper: Stepper, state: RunState, epoch: number, stepInEpoch: number, epochSeconds: number): void {
-  const st = stepper.session.exportState();
+export async function saveRunCheckpoint(id: RunIdentity, stepper: Stepper, state: RunState, epoch: number, stepInEpoch: number, epochSeconds: number): Promise<void> {
+  const st = await stepper.session.exportState();
   const tensors: Record<string, Float32Array> = { ...st.tensors, ...id.ema?.toCheckpoint() };
   const params = new Map<string, CheckpointTensor>();
   const optimizer = new Map<string, CheckpointTensor>();

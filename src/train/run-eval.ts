@@ -25,7 +25,7 @@ export class RunEvaluation {
     const { stepper, loader } = this;
     const C = stepper.pm.cfg.numClasses;
     if (this.cfg.evalMode === "merged" && Evaluator.canMerge(stepper.pm)) {
-      const view = stepper.view(values);
+      const view = stepper.view(values ?? await stepper.trained());
       if (this.evaluator) this.evaluator.update(view);
       else this.evaluator = await Evaluator.create(view, this.cfg.evalBatchSize ?? 2 * this.cfg.batchSize, { updatable: true });
       const ev = this.evaluator;

@@ -14,6 +14,8 @@ import { CompiledGraph, type CompileOptions, type Feed } from "../runtime/compil
 import { collectGarbage } from "../runtime/gc.js";
 import { peakRssMiB } from "../runtime/memory.js";
 import { ort, toTensor } from "../runtime/ort.js";
+import { readBackAll } from "../runtime/read-back.js";
+import { drop, hold } from "../runtime/tensor-refs.js";
 import { createOptimizer, type Optimizer, type OptimizerConfig } from "./optim/index.js";
 
 /** What the model (or PEFT method) contributes: the forward, built once per graph. */
@@ -36,19 +38,27 @@ export interface StepGraphSpec {
 }
 
 /**
- * `device` (runtime/device.ts) places the step graph and the eval graph on one provider; the trainable
- * state is handed back to the host after every step for now (issue 12 keeps it on the GPU).
+ * `device` (runtime/device.ts) places the step graph and the eval graph on one provider. On "webgpu"
+ * the trainable state (parameters, optimizer moments) stays in GPU memory between steps: the step's
+ * "<name>/updated" outputs are left on the device and fed straight back; only loss, logits, fetched
+ * gradients and the build's outputs come to the host. `exportState` and `syncParams` read it back.
  */
 export interface TrainSessionOptions extends CompileOptions {}
 
 /**
- * Frozen weights are fed as graph inputs by default: ORT wraps the ParameterStore's arrays without a
- * copy, whereas initializers are copied out of the model bytes (plus a pre-packed copy per MatMul/Gemm
- * consumer). ViT-S LoRA step: RSS after compile 538 -> 254 MiB, step time no worse (ORT cannot
- * constant-fold a fed weight, but the step has nothing to fold). The session then reads the frozen
- * arrays themselves: replace them with params.set, never write into them. Pass weights: "graph" to keep them in.
+ * On the CPU, frozen weights are fed as graph inputs by default: ORT wraps the ParameterStore's arrays
+ * without a copy, whereas initializers are copied out of the model bytes (plus a pre-packed copy per
+ * MatMul/Gemm consumer). ViT-S LoRA step: RSS after compile 538 -> 254 MiB, step time no worse (ORT
+ * cannot constant-fold a fed weight, but the step has nothing to fold). The session then reads the
+ * frozen arrays themselves: replace them with params.set, never write into them. On a GPU a fed host
+ * array is uploaded again at every run, so there the weights live in the graph (uploaded once).
+ * Pass `weights` to choose either way.
  */
-const withDefaults = (opts: TrainSessionOptions): TrainSessionOptions => ({ weights: "inputs", ...opts });
+const withDefaults = (opts: TrainSessionOptions): TrainSessionOptions =>
+  ({ weights: (opts.device ?? "cpu") === "cpu" ? "inputs" : "graph", ...opts });
+
+/** Whether a session on `device` keeps its state on the device (onnxruntime-node leaves outputs there only on webgpu). */
+const stateOnDevice = (opts: TrainSessionOptions): boolean => opts.device === "webgpu";
 
 export interface StepResult {
   loss: number;
@@ -71,6 +81,25 @@ export interface SessionState {
   /** Steps taken so far (the next step feeds step + 1). */
   step: number;
   tensors: Record<string, Float32Array>;
+}
+
+/**
+ * The session's state tensors at one moment, without a copy (on a GPU they stay in device memory):
+ * `restore` puts them back into this or another session of the same graph, on the same device. Holds
+ * its tensors until `release()`.
+ */
+export class StateSnapshot {
+  private released = false;
+  constructor(readonly step: number, readonly tensors: ReadonlyMap<string, ort.Tensor>) {
+    for (const t of tensors.values()) hold(t);
+  }
+
+  /** Lets go of the tensors (device memory is freed once no session or snapshot holds them). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const t of this.tensors.values()) drop(t);
+  }
 }
 
 /** Graph inputs the session feeds itself; a build must not declare them. */
@@ -199,7 +228,9 @@ export function buildStepGraph(spec: StepGraphSpec): StepGraph {
 /** Builds and compiles the step graph; the builder goes out of scope on return, so it can be collected. */
 async function compileStep(spec: StepGraphSpec, opts: TrainSessionOptions): Promise<Omit<StepGraph, "g"> & { graph: CompiledGraph }> {
   const { g, ...rest } = buildStepGraph(spec);
-  return { ...rest, graph: await CompiledGraph.compile(g, withDefaults(opts)) };
+  const kept = stateOnDevice(opts) ? g.outputs.filter((v) => v.name.endsWith("/updated")).map((v) => v.name) : [];
+  const outputLocation = kept.length ? { outputLocation: Object.fromEntries(kept.map((n) => [n, "gpu-buffer" as const])) } : {};
+  return { ...rest, graph: await CompiledGraph.compile(g, { ...withDefaults(opts), ...outputLocation }) };
 }
 
 /**
@@ -208,13 +239,13 @@ async function compileStep(spec: StepGraphSpec, opts: TrainSessionOptions): Prom
  * @example
  * const s = await TrainSession.create({ params, build, optimizer: { kind: "adamw", weightDecay: 0.05 } });
  * for (let i = 0; i < 100; i++) console.log((await s.step({ x, labels }, 1e-3)).loss);
- * s.syncParams();
+ * await s.syncParams();
  * await s.release();
  */
 export class TrainSession {
   private evalGraph: Promise<CompiledGraph> | null = null;
   private stepCount = 0;
-  /** Current parameter and optimizer-state tensors, by graph input name. */
+  /** Current parameter and optimizer-state tensors, by graph input name (held: see runtime/tensor-refs.ts). */
   private readonly state = new Map<string, ort.Tensor>();
   private readonly stepSeconds: number[] = [];
 
@@ -238,6 +269,13 @@ export class TrainSession {
       this.state.set(s.param.name, toTensor(s.param.data, s.param.shape, "float32"));
       for (const n of s.stateNames) this.state.set(n, toTensor(new Float32Array(s.param.data.length), s.param.shape, "float32"));
     }
+  }
+
+  /** Replaces one state tensor, letting go of the old one. */
+  private put(name: string, t: ort.Tensor): void {
+    const old = this.state.get(name);
+    this.state.set(name, hold(t));
+    if (old) drop(old);
   }
 
   /** Builds the step graph (forward, gradients of the bound trainable parameters, update) and compiles it. */
@@ -283,8 +321,8 @@ export class TrainSession {
     const r = await this.graph.run(all);
     for (const s of this.slots) {
       if (!s.updated) continue;
-      this.state.set(s.param.name, r[updatedName(s.param.name)]!);
-      for (const n of s.stateNames) this.state.set(n, r[updatedName(n)]!);
+      this.put(s.param.name, r[updatedName(s.param.name)]!);
+      for (const n of s.stateNames) this.put(n, r[updatedName(n)]!);
     }
     this.stepCount++;
     this.stepSeconds.push((performance.now() - t0) / 1000);
@@ -328,19 +366,46 @@ export class TrainSession {
     return res;
   }
 
-  /** Copies the current trainable values into the ParameterStore (the arrays are handed over, not cloned). */
-  syncParams(): void {
-    for (const s of this.slots) this.spec.params.set(s.param.name, this.state.get(s.param.name)!.data as Float32Array);
+  /**
+   * Copies the current trainable values into the ParameterStore (on the CPU the arrays are handed
+   * over, not cloned; on a GPU they are read back).
+   */
+  async syncParams(): Promise<void> {
+    const values = (await this.exportState({ optimizer: false })).tensors;
+    for (const s of this.slots) this.spec.params.set(s.param.name, values[s.param.name]!);
   }
 
   /**
-   * Parameters and optimizer state for a checkpoint. The arrays are the session's own (no copy):
-   * treat them as read-only.
+   * Parameters and optimizer state for a checkpoint, read back from the device where the state lives
+   * there. On the CPU the arrays are the session's own (no copy): treat them as read-only.
+   * `optimizer: false` leaves the optimizer state ("<param>/<key>") out.
    */
-  exportState(): SessionState {
-    const tensors: Record<string, Float32Array> = {};
-    for (const [n, t] of this.state) tensors[n] = t.data as Float32Array;
-    return { step: this.stepCount, tensors };
+  async exportState({ optimizer = true }: { optimizer?: boolean } = {}): Promise<SessionState> {
+    const wanted = Object.fromEntries([...this.state].filter(([n]) => optimizer || !n.includes("/")));
+    const step = this.stepCount;
+    return { step, tensors: (await readBackAll(wanted, this.opts.device ?? "webgpu")) as Record<string, Float32Array> };
+  }
+
+  /** The current state tensors without reading them back (see StateSnapshot); release it when done. */
+  snapshot(): StateSnapshot {
+    return new StateSnapshot(this.stepCount, new Map(this.state));
+  }
+
+  /** Puts a snapshot's tensors (of this session or another of the same graph and device) back as the state. */
+  restore(s: StateSnapshot): void {
+    for (const n of this.state.keys()) if (!s.tensors.has(n)) throw new ConfigError(`restore: snapshot lacks tensor "${n}"`);
+    for (const [n, t] of s.tensors) if (this.state.has(n)) this.put(n, t);
+    this.stepCount = s.step;
+  }
+
+  /** Replaces some state tensors with host values of the same size (an EMA's parameters), uploading them where the state lives on a GPU. */
+  setValues(values: Readonly<Record<string, Float32Array>>): void {
+    for (const [n, a] of Object.entries(values)) {
+      const t = this.state.get(n);
+      if (!t) throw new ConfigError(`setValues: unknown tensor "${n}"; expected ${[...this.state.keys()].join(", ")}`);
+      if (a.length !== t.size) throw new ShapeError(`setValues: "${n}" needs ${t.size} values ([${t.dims.join(", ")}]), got ${a.length}`);
+      this.put(n, toTensor(a.slice(), t.dims, "float32"));
+    }
   }
 
   /** Restores `exportState()` output exactly; every tensor must be present with the right size. */
@@ -357,11 +422,13 @@ export class TrainSession {
       }
       next.set(n, toTensor(a.slice(), t.dims, "float32"));
     }
-    for (const [n, t] of next) this.state.set(n, t);
+    for (const [n, t] of next) this.put(n, t);
     this.stepCount = s.step;
   }
 
   async release(): Promise<void> {
+    for (const t of this.state.values()) drop(t);
+    this.state.clear();
     await this.graph.release();
     if (this.evalGraph) await (await this.evalGraph).release();
     this.evalGraph = null;

@@ -10,7 +10,7 @@ import type { MethodRuntime } from "../peft/method.js";
 import type { Feed } from "../runtime/compiled.js";
 import type { RunInputs } from "./run-inputs.js";
 import { stepGraphSpec } from "./step-spec.js";
-import { TrainSession, type SessionState, type StepResult, type TrainSessionOptions } from "./step-session.js";
+import { TrainSession, type StepResult, type TrainSessionOptions } from "./step-session.js";
 import type { TrainerConfig } from "./trainer-config.js";
 
 /** `pm` with another config (same parameters, sites and names). */
@@ -43,16 +43,30 @@ export class Stepper {
     return this.rerunSession;
   }
 
-  /** One optimizer step; reruns it from the same state when the method asks. */
+  /**
+   * One optimizer step; reruns it from the same state when the method asks. The state before the step
+   * is kept as a snapshot (no copy, on the device where the state lives) only for methods that can rerun.
+   */
   async step(feeds: Record<string, Feed>, lr: number): Promise<StepResult> {
-    const before = this.session.exportState();
-    const r = await this.session.step(feeds, lr);
-    if (!this.runtime.rerun?.needed(r.outputs)) return r;
-    const ex = await this.rerun();
-    ex.importState(before);
-    const r2 = await ex.step(feeds, lr);
-    this.session.importState(ex.exportState());
-    return r2;
+    const before = this.runtime.rerun ? this.session.snapshot() : null;
+    try {
+      const r = await this.session.step(feeds, lr);
+      if (!before || !this.runtime.rerun!.needed(r.outputs)) return r;
+      const ex = await this.rerun();
+      ex.restore(before);
+      const r2 = await ex.step(feeds, lr);
+      this.adoptFrom(ex);
+      return r2;
+    } finally {
+      before?.release();
+    }
+  }
+
+  /** Takes `ex`'s state as the session's own (tensors shared, not copied). */
+  private adoptFrom(ex: TrainSession): void {
+    const after = ex.snapshot();
+    this.session.restore(after);
+    after.release();
   }
 
   /** Eval-graph logits with the session's current values (rerun as `step` does). */
@@ -60,13 +74,15 @@ export class Stepper {
     const r = await this.session.evaluate(feeds);
     if (!this.runtime.rerun?.needed(r.outputs)) return r.logits;
     const ex = await this.rerun();
-    ex.importState(this.session.exportState());
+    const live = this.session.snapshot();
+    ex.restore(live);
+    live.release();
     return (await ex.evaluate(feeds)).logits;
   }
 
-  /** The trained tensors by name (no optimizer state); the session's own arrays, read-only. */
-  trained(): Record<string, Float32Array> {
-    return Object.fromEntries(Object.entries(this.session.exportState().tensors).filter(([n]) => !n.includes("/")));
+  /** The trained tensors by name (no optimizer state), read back where they live on a GPU; on the CPU the session's own arrays, read-only. */
+  async trained(): Promise<Record<string, Float32Array>> {
+    return (await this.session.exportState({ optimizer: false })).tensors;
   }
 
   /**
@@ -74,17 +90,18 @@ export class Stepper {
    * live state exactly.
    */
   async withValues<T>(values: Readonly<Record<string, Float32Array>>, fn: () => Promise<T>): Promise<T> {
-    const live: SessionState = this.session.exportState();
-    this.session.importState({ step: live.step, tensors: { ...live.tensors, ...values } });
+    const live = this.session.snapshot();
+    this.session.setValues(values);
     try {
       return await fn();
     } finally {
-      this.session.importState(live);
+      this.session.restore(live);
+      live.release();
     }
   }
 
-  /** A model with `values` (default: the live trained values) and the method's run state stored in. */
-  view(values: Readonly<Record<string, Float32Array>> = this.trained()): PeftModel {
+  /** A model with `values` (the live trained values: `await stepper.trained()`) and the method's run state stored in. */
+  view(values: Readonly<Record<string, Float32Array>>): PeftModel {
     const pm = this.pm;
     const ps = new ParameterStore();
     for (const p of pm.params.list()) ps.add(p.name, p.shape, values[p.name] ?? p.data, { trainable: p.trainable, decay: p.decay });

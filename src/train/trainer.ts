@@ -127,11 +127,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (!r.completed) { interrupted = true; break; }
       run.state.epoch = e + 1;
       run.state.stepInEpoch = 0;
-      if (r.newBest && cfg.saveBest) run.saveAdapter(RUN_FILES.bestAdapter);
+      if (r.newBest && cfg.saveBest) await run.saveAdapter(RUN_FILES.bestAdapter);
       opts.onEpoch?.(r.rec!);
       if (opts.signal?.aborted && e + 1 < cfg.epochs) interrupted = true;
     }
-    return finish(run, opts, interrupted, trainLoader, evalLoader, t0);
+    return await finish(run, opts, interrupted, trainLoader, evalLoader, t0);
   } finally {
     await trainLoader.close();
     await evalLoader?.close();
@@ -140,13 +140,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 }
 
 /** Saves the adapters of a completed run and builds its result. */
-function finish(run: TrainingRun, opts: TrainOptions, interrupted: boolean, trainLoader: BatchSource, evalLoader: BatchSource | null, t0: number): TrainResult {
+async function finish(run: TrainingRun, opts: TrainOptions, interrupted: boolean, trainLoader: BatchSource, evalLoader: BatchSource | null, t0: number): Promise<TrainResult> {
   const { state, ema } = run;
   let adapterDir: string | undefined, emaAdapterDir: string | undefined;
   if (!interrupted) {
-    run.syncModel();
+    await run.syncModel();
     if (opts.outDir) opts.model.saveAdapter((adapterDir = path.join(opts.outDir, RUN_FILES.adapter)));
-    if (ema) emaAdapterDir = run.saveAdapter(RUN_FILES.emaAdapter, Object.fromEntries(ema.values));
+    if (ema) emaAdapterDir = await run.saveAdapter(RUN_FILES.emaAdapter, Object.fromEntries(ema.values));
   }
   const { trainable, all } = opts.model.trainableCounts();
   const emaAcc = ema ? { last: state.emaTracker.last, best: state.emaTracker.best } : undefined;

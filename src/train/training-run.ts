@@ -64,7 +64,10 @@ export class TrainingRun {
     const runtime = pm.method.runtime?.({ config: pm.config, sites: pm.sites, seed: cfg.seed, epochs: cfg.epochs, stepsPerEpoch }) ?? {};
     const runInputs = new RunInputs(cfg.seed, runtime.feeds ? (step) => runtime.feeds!(step) : null);
     const stepper = await Stepper.create(pm, cfg, runtime, runInputs, s.session);
-    const trained = stepper.trained();
+    const trained = await stepper.trained().catch(async (err: unknown) => {
+      await stepper.release();
+      throw err;
+    });
     const ema = cfg.modelEma !== null ? new ModelEma(cfg.modelEma, trained) : null;
     const schedule = createLrSchedule({
       baseLr: cfg.lr, epochs: cfg.epochs, warmupEpochs: cfg.warmupEpochs, warmupLr: cfg.warmupLr, minLr: cfg.minLr, update: cfg.scheduleUpdate, stepsPerEpoch,
@@ -85,8 +88,8 @@ export class TrainingRun {
   }
 
   /** Writes a checkpoint of the current state at (epoch, stepInEpoch); a no-op without an out folder. */
-  checkpoint(epoch: number, stepInEpoch: number, epochSeconds: number): void {
-    if (this.id) saveRunCheckpoint(this.id, this.stepper, this.state, epoch, stepInEpoch, epochSeconds);
+  async checkpoint(epoch: number, stepInEpoch: number, epochSeconds: number): Promise<void> {
+    if (this.id) await saveRunCheckpoint(this.id, this.stepper, this.state, epoch, stepInEpoch, epochSeconds);
   }
 
   get checkpointFile(): string | undefined {
@@ -105,9 +108,12 @@ export class TrainingRun {
     const r = await this.stepper.step({ images: batch.images, labels: batch.labels, weights, ...this.runInputs.feeds(globalStep) }, lr);
     this.stepSeconds.push((performance.now() - ts) / 1000);
     assertFiniteLoss(r.loss, { epoch, step: stepInEpoch, lr });
-    const after = this.stepper.session.exportState().tensors;
-    this.runtime.afterStep?.({ globalStep, grads: r.grads, after: (n) => after[n]! });
-    this.ema?.update((n) => after[n]!);
+    // The state is read back (from a GPU) only when a hook or the EMA needs the values after the step.
+    if (this.runtime.afterStep || this.ema) {
+      const after = (await this.stepper.session.exportState()).tensors;
+      this.runtime.afterStep?.({ globalStep, grads: r.grads, after: (n) => after[n]! });
+      this.ema?.update((n) => after[n]!);
+    }
     const gn = r.outputs[GRAD_NORM_OUTPUT];
     if (gn) gradNorms.push(gn[0]!);
     return r.loss;
@@ -138,7 +144,7 @@ export class TrainingRun {
       progress?.update(stepInEpoch + 1, { loss: st.lossSum / st.lossCount, lr: this.schedule.lrAt(e, stepInEpoch) });
       if (signal?.aborted && s < spe) {
         progress?.stop();
-        this.checkpoint(e, s, st.carriedSeconds + (performance.now() - te) / 1000);
+        await this.checkpoint(e, s, st.carriedSeconds + (performance.now() - te) / 1000);
         return { completed: false };
       }
     }
@@ -153,7 +159,7 @@ export class TrainingRun {
     });
     st.history.push(rec);
     this.runLog?.append(rec);
-    this.checkpoint(e + 1, 0, 0);
+    await this.checkpoint(e + 1, 0, 0);
     this.setup.log(describeEpoch(rec, cfg.epochs, newBest));
     return { completed: true, rec, newBest };
   }
@@ -167,7 +173,7 @@ export class TrainingRun {
       return { live, ema };
     } catch (err) {
       if (this.setup.outDir && epoch === this.setup.cfg.epochs - 1) {
-        this.saveAdapter(RUN_FILES.adapter);
+        await this.saveAdapter(RUN_FILES.adapter);
         this.setup.log(`evaluation failed after the last epoch; the adapter was saved to ${path.join(this.setup.outDir, RUN_FILES.adapter)}`);
       }
       throw err;
@@ -175,16 +181,16 @@ export class TrainingRun {
   }
 
   /** Saves the live (or EMA) trained values as an adapter under `<outDir>/<name>`. */
-  saveAdapter(name: string, values?: Readonly<Record<string, Float32Array>>): string | undefined {
+  async saveAdapter(name: string, values?: Readonly<Record<string, Float32Array>>): Promise<string | undefined> {
     if (!this.setup.outDir) return undefined;
     const dir = path.join(this.setup.outDir, name);
-    this.stepper.view(values).saveAdapter(dir);
+    this.stepper.view(values ?? await this.stepper.trained()).saveAdapter(dir);
     return dir;
   }
 
   /** Copies the trained values (and the method's run state) into the caller's model. */
-  syncModel(): void {
-    this.stepper.session.syncParams();
+  async syncModel(): Promise<void> {
+    await this.stepper.session.syncParams();
     this.runtime.storeInto?.(this.setup.pm.params);
   }
 

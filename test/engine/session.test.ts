@@ -80,7 +80,7 @@ describe("TrainSession", () => {
     const s = await TrainSession.create(spec(ps, { optimizer: { kind: "sgd", weightDecay: 0 }, fetchGrads: ["fc1.weight", "fc2.bias"] }), { intraOpThreads: 1 });
     const lr = 0.3;
     const r = await s.step(data(), lr);
-    s.syncParams();
+    await s.syncParams();
     for (const name of ["fc1.weight", "fc2.bias"]) {
       const g = r.grads[name]!, p0 = before.get(name)!, p1 = ps.get(name).data;
       assert.equal(g.length, p0.length);
@@ -97,7 +97,7 @@ describe("TrainSession", () => {
     const feeds = data();
     const a = await TrainSession.create(spec(params()), { intraOpThreads: 1 });
     for (let i = 0; i < 3; i++) await a.step(feeds, 0.01);
-    const saved = a.exportState();
+    const saved = await a.exportState();
     assert.equal(saved.step, 3);
     assert.ok(saved.tensors["fc1.weight/exp_avg_sq"]!.some((v) => v > 0));
     const snapshot = Object.fromEntries(Object.entries(saved.tensors).map(([k, v]) => [k, v.slice()]));

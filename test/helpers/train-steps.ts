@@ -31,7 +31,7 @@ export async function trainSteps(pm: PeftModel, images: Float32Array, labels: Bi
     const sparsity = Object.fromEntries(graph!.inputs.filter((v) => v.name.endsWith("snella_sparsity")).map((v) => [v.name, Float32Array.of(0.5)]));
     losses.push((await session.step({ images, labels, ...seeds, ...sparsity }, 3e-3)).loss);
   }
-  session.syncParams();
+  await session.syncParams();
   await session.release();
   return { losses, g: graph! };
 }

@@ -24,7 +24,7 @@ async function stepWith(clip: number | undefined) {
   });
   const x = Float32Array.from({ length: 12 }, (_, i) => (i % 5) - 2);
   const r = await s.step({ x }, 0.1);
-  const st = s.exportState();
+  const st = await s.exportState();
   await s.release();
   // Closed-form gradients.
   const gw = new Float64Array(6);
