@@ -16,6 +16,7 @@ import { peakRssMiB } from "../runtime/memory.js";
 import { ort, toTensor } from "../runtime/ort.js";
 import { readBackAll } from "../runtime/read-back.js";
 import { drop, hold } from "../runtime/tensor-refs.js";
+import { weightPlacementFor } from "../runtime/weight-placement.js";
 import { createOptimizer, type Optimizer, type OptimizerConfig } from "./optim/index.js";
 
 /** What the model (or PEFT method) contributes: the forward, built once per graph. */
@@ -46,16 +47,13 @@ export interface StepGraphSpec {
 export interface TrainSessionOptions extends CompileOptions {}
 
 /**
- * On the CPU, frozen weights are fed as graph inputs by default: ORT wraps the ParameterStore's arrays
- * without a copy, whereas initializers are copied out of the model bytes (plus a pre-packed copy per
- * MatMul/Gemm consumer). ViT-S LoRA step: RSS after compile 538 -> 254 MiB, step time no worse (ORT
- * cannot constant-fold a fed weight, but the step has nothing to fold). The session then reads the
- * frozen arrays themselves: replace them with params.set, never write into them. On a GPU a fed host
- * array is uploaded again at every run, so there the weights live in the graph (uploaded once).
- * Pass `weights` to choose either way.
+ * Frozen weights go where runtime/weight-placement.ts says for the device: fed inputs on the CPU (ORT
+ * wraps the ParameterStore's arrays without a copy; the session then reads the frozen arrays
+ * themselves: replace them with params.set, never write into them), inside the graph on a GPU
+ * (uploaded once instead of at every run). Pass `weights` to choose either way.
  */
 const withDefaults = (opts: TrainSessionOptions): TrainSessionOptions =>
-  ({ weights: (opts.device ?? "cpu") === "cpu" ? "inputs" : "graph", ...opts });
+  ({ weights: weightPlacementFor(opts.device ?? "cpu"), ...opts });
 
 /** Whether a session on `device` keeps its state on the device (onnxruntime-node leaves outputs there only on webgpu). */
 const stateOnDevice = (opts: TrainSessionOptions): boolean => opts.device === "webgpu";
