@@ -212,6 +212,21 @@ export class GraphBuilder {
     return this.one("Gemm", c ? [a, b, c] : [a, b], attrs);
   }
 
+  /** int32 (A - a_zp) @ (B - b_zp); A uint8/int8 of rank >= 2, B int8/uint8 [K, N]. */
+  MatMulInteger(a: Value, b: Value, aZeroPoint: Value | null = null, bZeroPoint: Value | null = null): Value {
+    return this.one("MatMulInteger", bZeroPoint ? [a, b, aZeroPoint, bZeroPoint] : aZeroPoint ? [a, b, aZeroPoint] : [a, b]);
+  }
+  /** saturate(round(x / scale) + zp); a 1-D scale and zp quantize along `axis`. */
+  QuantizeLinear(x: Value, scale: Value, zeroPoint: Value, axis = 1): Value {
+    return this.one("QuantizeLinear", [x, scale, zeroPoint], scale.rank === 1 ? { axis } : {});
+  }
+  /** [y uint8, scale, zero point]: one scale for the whole tensor. */
+  DynamicQuantizeLinear(x: Value): [Value, Value, Value] {
+    const [y, s, z] = this.op("DynamicQuantizeLinear", [x]);
+    return [y!, s!, z!];
+  }
+  Round(x: Value): Value { return this.one("Round", [x]); }
+
   ReduceSum(x: Value, axes: readonly number[], keepdims = 1): Value {
     return this.one("ReduceSum", [x, this.ints(axes)], { keepdims });
   }

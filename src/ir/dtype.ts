@@ -1,17 +1,17 @@
 /** @file Element types the IR supports, their ONNX codes and typed-array constructors. */
 import { ConfigError } from "../errors.js";
 
-export type DType = "float32" | "float64" | "int64" | "int32" | "bool" | "uint8";
+export type DType = "float32" | "float64" | "int64" | "int32" | "bool" | "uint8" | "int8";
 
 /** ONNX TensorProto.DataType codes. */
 export const ONNX_DTYPE: Record<DType, number> = {
-  float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11,
+  float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float64: 11,
 };
 
-export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
-  float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1,
+  float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1,
 };
 
 export function isFloat(d: DType): boolean {
@@ -26,6 +26,7 @@ export function allocate(dtype: DType, size: number): TypedArray {
     case "int64": return new BigInt64Array(size);
     case "int32": return new Int32Array(size);
     case "bool": case "uint8": return new Uint8Array(size);
+    case "int8": return new Int8Array(size);
   }
 }
 
@@ -43,6 +44,7 @@ export function dtypeOfArray(a: TypedArray): DType {
   if (a instanceof BigInt64Array) return "int64";
   if (a instanceof Int32Array) return "int32";
   if (a instanceof Uint8Array) return "uint8";
+  if (a instanceof Int8Array) return "int8";
   throw new ConfigError("unsupported typed array");
 }
 

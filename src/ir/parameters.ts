@@ -5,6 +5,7 @@
 import { ConfigError, ShapeError, unknownName } from "../errors.js";
 import type { GraphBuilder } from "./builder.js";
 import { numel } from "./dtype.js";
+import { dequantizeWeight, type Int8Weight, type QuantizedWeight } from "./int8-matmul.js";
 import { fmt } from "./shape.js";
 import type { Value } from "./value.js";
 
@@ -17,6 +18,11 @@ export interface Parameter {
   trainable: boolean;
   /** Whether weight decay applies (the SNELL recipe gives none to 1-D params, biases, cls_token, pos_embed). */
   decay: boolean;
+  /**
+   * A frozen weight [N, K] kept only as int8 plus per-channel scales (`backbonePrecision: "int8"`);
+   * `data` then dequantizes on each read (merge, export), so nothing float32 stays resident.
+   */
+  readonly quantized?: QuantizedWeight;
 }
 
 /**
@@ -33,6 +39,21 @@ export class ParameterStore {
     if (this.map.has(name)) throw new ConfigError(`parameter "${name}" already exists`);
     if (data.length !== numel(shape)) throw new ShapeError(`parameter "${name}": ${data.length} values for shape ${fmt(shape)}`);
     const p: Parameter = { name, shape: [...shape], data, trainable: opts.trainable ?? false, decay: opts.decay ?? shape.length > 1 };
+    this.map.set(name, p);
+    return p;
+  }
+
+  /** Adds a frozen weight of timm shape [N, K] held as int8 (see `Parameter.quantized`). */
+  addQuantized(name: string, shape: readonly [number, number], qw: QuantizedWeight, opts: { decay?: boolean } = {}): Parameter {
+    if (this.map.has(name)) throw new ConfigError(`parameter "${name}" already exists`);
+    const [N, K] = shape;
+    if (qw.q.length !== N * K || qw.scale.length !== N) throw new ShapeError(`parameter "${name}": int8 data does not fit ${fmt(shape)}`);
+    const p = { name, shape: [N, K], trainable: false, decay: opts.decay ?? true, quantized: qw } as unknown as Parameter;
+    Object.defineProperty(p, "data", {
+      enumerable: true,
+      get: () => dequantizeWeight(qw, N, K),
+      set: () => { throw new ConfigError(`parameter "${name}" is an int8 frozen weight and cannot be written`); },
+    });
     this.map.set(name, p);
     return p;
   }
@@ -68,7 +89,8 @@ export class ParameterStore {
 
   /** Number of scalars, all or trainable only. */
   count(trainableOnly = false): number {
-    return (trainableOnly ? this.trainable() : this.list()).reduce((n, p) => n + p.data.length, 0);
+    // From shapes: an int8 weight's `data` would dequantize it.
+    return (trainableOnly ? this.trainable() : this.list()).reduce((n, p) => n + numel(p.shape), 0);
   }
 }
 
@@ -79,6 +101,7 @@ export class ParameterStore {
  */
 export class ParamBinder {
   private readonly bound = new Map<string, Value>();
+  private readonly quant = new Map<string, Int8Weight>();
   constructor(readonly g: GraphBuilder, readonly params: ParameterStore) {}
 
   get(name: string): Value {
@@ -88,6 +111,22 @@ export class ParamBinder {
     const v = p.trainable ? this.g.input(name, p.shape) : this.g.initializer(name, p.shape, () => p.data);
     this.bound.set(name, v);
     return v;
+  }
+
+  /**
+   * An int8 frozen weight as graph values (q [K, N] int8, scale [N]), or null when `name` is stored float32.
+   * Models route such weights through int8Linear; `get` on them still works (a dequantized initializer).
+   */
+  int8(name: string): Int8Weight | null {
+    const p = this.params.get(name);
+    if (!p.quantized) return null;
+    const key = `${name}#int8`;
+    const hit = this.quant.get(key);
+    if (hit) return hit;
+    const [N, K] = p.shape as [number, number];
+    const w = { q: this.g.initializer(`${name}_int8`, [K, N], p.quantized.q, "int8"), scale: this.g.initializer(`${name}_scale`, [N], p.quantized.scale) };
+    this.quant.set(key, w);
+    return w;
   }
 
   /** Trainable parameters that the graph actually uses, in binding order. */

@@ -4,6 +4,7 @@
  * (7x7 depthwise conv, LayerNorm, fc1, GELU, fc2, layer scale, drop-path), LN + 2x2/2 conv between
  * stages, and a pooled LN + fc head. One graph with a hook at every adaptable linear (fc1, fc2, head.fc).
  */
+import { int8Linear } from "../ir/int8-matmul.js";
 import { ConfigError, ShapeError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { fnv1a } from "../ir/ops/random.js";
@@ -162,6 +163,8 @@ class Ctx {
 
   /** timm's nn.Linear on channels-last rows [M, in] (ConvNeXt's pointwise convs), weight kept [out, in]. */
   linear(name: string, x: Value): Value {
+    const q = this.bind.int8(`${name}.weight`);
+    if (q) return this.g.scope(name, () => int8Linear(this.g, x, q, this.bind.get(`${name}.bias`)));
     return this.g.scope(name, () => this.g.Gemm(x, this.bind.get(`${name}.weight`), this.bind.get(`${name}.bias`), { transB: 1 }));
   }
 

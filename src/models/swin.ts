@@ -3,6 +3,7 @@
  * timm/models/swin_transformer.py): shifted-window attention with a relative position bias, patch
  * merging at the start of stages 1.., a mean-pooled head; one graph with a hook at every adaptable linear.
  */
+import { int8Linear } from "../ir/int8-matmul.js";
 import { ConfigError, ShapeError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { fnv1a } from "../ir/ops/random.js";
@@ -210,6 +211,8 @@ class Ctx {
   /** timm's nn.Linear on rows [M, in], the weight kept [out, in]: one Gemm(transB). */
   linear(name: string, x: Value, bias = true): Value {
     const b = bias ? this.bind.get(`${name}.bias`) : null;
+    const q = this.bind.int8(`${name}.weight`);
+    if (q) return this.g.scope(name, () => int8Linear(this.g, x, q, b));
     return this.g.scope(name, () => this.g.Gemm(x, this.bind.get(`${name}.weight`), b, { transB: 1 }));
   }
 

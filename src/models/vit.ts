@@ -3,6 +3,7 @@
  * timm/models/vision_transformer.py), written as one graph with a hook at every adaptable linear;
  * `vit` at the end is this file as a Backbone (models/backbone.ts).
  */
+import { int8Linear } from "../ir/int8-matmul.js";
 import { ConfigError, ShapeError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
@@ -191,8 +192,10 @@ class Ctx {
 
   /** timm's nn.Linear on rows [M, in] with the weight kept [out, in]: one Gemm(transB), no transposed copy. */
   linear(name: string, x: Value, bias = true): Value {
-    const w = this.bind.get(`${name}.weight`);
     const b = bias ? this.bind.get(`${name}.bias`) : null;
+    const q = this.bind.int8(`${name}.weight`);
+    if (q) return this.g.scope(name, () => int8Linear(this.g, x, q, b));
+    const w = this.bind.get(`${name}.weight`);
     return this.g.scope(name, () => this.g.Gemm(x, w, b, { transB: 1 }));
   }
 

@@ -9,6 +9,7 @@ import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import type { BackboneConfigBase } from "../models/backbone.js";
 import { backboneOf } from "../models/registry.js";
+import { int8WeightNames, parseBackbonePrecision, quantizeParams, type BackbonePrecision } from "../models/backbone-precision.js";
 import { Rng } from "../random.js";
 import { loadAdapterFiles, saveAdapterFiles } from "./adapter-io.js";
 import { parsePeftConfig, type PeftConfig } from "./config.js";
@@ -23,6 +24,18 @@ export interface BaseModel {
   params: ParameterStore;
   /** Checkpoint tag written into adapter files ("vit_base_patch16_224.orig_in21k"); loading refuses a different one. */
   name?: string;
+}
+
+/** Options of `applyAdapters`. */
+export interface ApplyOptions {
+  /** Seeds the method's tensors; default 0. */
+  seed?: number;
+  /**
+   * "int8": the backbone's frozen block linears (qkv, proj, fc1, fc2) are stored int8 with per-channel
+   * scales and run through int8Linear; their float32 copies are not kept (drop the base store to free
+   * them). Methods that train those weights (full fine-tuning) are refused. Default "fp32".
+   */
+  backbonePrecision?: BackbonePrecision;
 }
 
 /** Options of `PeftModel.forward`. */
@@ -113,8 +126,20 @@ export class PeftModel {
       features,
       ...(train && stochasticDepth > 0 && blocks > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
       // The backbone says how the rows group (images; a window-attention backbone's windows).
-      adapt: (site, x, y, frozen, samples) => (sites.has(site.path) ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri, samples }, cfg) : y),
+      // An int8 frozen layer has no float32 weight to fold an update into: methods add to its output instead.
+      adapt: (site, x, y, frozen, samples) => (sites.has(site.path)
+        ? this.method.adapt({ g, bind, site, x, y, frozen: this.isInt8(backbone.siteWeight(this.cfg, site).weight) ? undefined : frozen, train, runInput: ri, samples }, cfg)
+        : y),
     });
+  }
+
+  /** "int8" when the backbone's frozen linears are stored int8 (see `ApplyOptions.backbonePrecision`). */
+  get backbonePrecision(): BackbonePrecision {
+    return this.baseNames.some((n) => this.isInt8(n)) ? "int8" : "fp32";
+  }
+
+  private isInt8(name: string): boolean {
+    return this.params.has(name) && this.params.get(name).quantized !== undefined;
   }
 
   /** Trainable and total parameter counts (method tensors included in the total, as PEFT counts). */
@@ -161,17 +186,18 @@ export class PeftModel {
  * const pm = applyAdapters({ cfg, params }, { method: "lora", rank: 4 }, { seed: 0 });
  * console.log(pm.trainableReport());
  */
-export function applyAdapters(model: BaseModel, config: PeftConfig | Record<string, unknown>, { seed = 0 }: { seed?: number } = {}): PeftModel {
+export function applyAdapters(model: BaseModel, config: PeftConfig | Record<string, unknown>, { seed = 0, backbonePrecision }: ApplyOptions = {}): PeftModel {
   const backbone = backboneOf(model.cfg);
   const cfg = backboneDefaults(parsePeftConfig(config), backbone, model.cfg);
   const method = getMethod(cfg.method);
   const gcfg = cfg as unknown as GenericPeftConfig;
   const sites = selectSites(backbone.sites(model.cfg), gcfg, cfg.method);
 
-  const params = new ParameterStore();
+  let params = new ParameterStore();
   const baseNames: string[] = [];
   for (const p of model.params.list()) {
-    params.add(p.name, p.shape, p.data, { trainable: method.backboneTrainable?.(p.name, gcfg) ?? false, decay: p.decay });
+    if (p.quantized) params.addQuantized(p.name, p.shape as [number, number], p.quantized, { decay: p.decay });
+    else params.add(p.name, p.shape, p.data, { trainable: method.backboneTrainable?.(p.name, gcfg) ?? false, decay: p.decay });
     baseNames.push(p.name);
   }
   const saved = matchModulesToSave(baseNames, gcfg.modulesToSave);
@@ -183,6 +209,11 @@ export function applyAdapters(model: BaseModel, config: PeftConfig | Record<stri
     for (const n of names) params.get(n).trainable = true;
   }
 
+  if (parseBackbonePrecision(backbonePrecision) === "int8") {
+    const why = `${cfg.method} with backbonePrecision int8`;
+    if (params.list().some((p) => p.quantized && p.trainable)) throw new ConfigError(`${why}: an int8 weight would be trained; use fp32`);
+    params = quantizeParams(params, int8WeightNames(model.cfg), why);
+  }
   const rng = new Rng(seed);
   const added: string[] = [];
   for (const site of sites) {

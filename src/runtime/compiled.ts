@@ -10,7 +10,7 @@ import { createSession, ort, toTensor, type SessionOptions } from "./ort.js";
 export type Feed = TypedArray | ort.Tensor;
 
 const ARRAY_DTYPE: Record<string, DType> = {
-  Float32Array: "float32", Float64Array: "float64", BigInt64Array: "int64", Int32Array: "int32", Uint8Array: "uint8",
+  Float32Array: "float32", Float64Array: "float64", BigInt64Array: "int64", Int32Array: "int32", Uint8Array: "uint8", Int8Array: "int8",
 };
 
 /** Picks the node name out of an ORT error message ("... node. Name:'blocks.0/MatMul' ..."). */

@@ -7,7 +7,7 @@ import { executionProviders, parseDevice, providerError, type Device } from "./d
 export { ort };
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
-  float32: "float32", float64: "float64", int64: "int64", int32: "int32", bool: "bool", uint8: "uint8",
+  float32: "float32", float64: "float64", int64: "int64", int32: "int32", bool: "bool", uint8: "uint8", int8: "int8",
 };
 
 export function toTensor(data: TypedArray, shape: readonly number[], dtype: DType): ort.Tensor {

@@ -44,6 +44,10 @@ const EXTRA: Record<string, (g: GraphBuilder, x: Value) => Value> = {
   Shape: (g, x) => g.Cast(g.op("Shape", [x])[0]!, "float32"),
   Range: (g) => g.Cast(g.Range(0, 3), "float32"),
   Mod: (g) => g.Cast(g.Mod(g.Range(0, 5), g.scalar(3, "int64")), "float32"),
+  Round: (g, x) => g.Round(x),
+  QuantizeLinear: (g, x) => g.Cast(g.QuantizeLinear(x, g.scalar(0.1), g.scalar(128, "uint8")), "float32"),
+  DynamicQuantizeLinear: (g, x) => g.Cast(g.DynamicQuantizeLinear(x)[0], "float32"),
+  MatMulInteger: (g, x) => g.Cast(g.MatMulInteger(g.DynamicQuantizeLinear(x)[0], g.constant([1, -2, 3, 4, -5, 6], [3, 2], "int8")), "float32"),
 };
 
 describe("coverage of the op registry", () => {

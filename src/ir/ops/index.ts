@@ -5,10 +5,11 @@ import { elementwise } from "./elementwise.js";
 import { matmul } from "./matmul.js";
 import { movement } from "./movement.js";
 import { nn } from "./nn.js";
+import { quantize } from "./quantize.js";
 import { random } from "./random.js";
 import { reduce } from "./reduce.js";
 
-const families = { ...elementwise, ...matmul, ...reduce, ...movement, ...nn, ...conv, ...random };
+const families = { ...elementwise, ...matmul, ...reduce, ...movement, ...nn, ...conv, ...random, ...quantize };
 
 /** Ops by name; an op defined without an ONNX name emits the op of its key. */
 export const OPS: Record<keyof typeof families, OpDef> = Object.fromEntries(
