@@ -1,9 +1,9 @@
 /**
  * @file Per-tensor sha256 checksums kept in a safetensors file's `__metadata__`, so flipped bytes in a
  * checkpoint or adapter are reported as corruption instead of training into NaN or evaluating wrong.
- * The only node:crypto user of src/checkpoint (a browser build swaps this one module).
+ * The digest comes from the host (src/platform: node:crypto in Node, a TypeScript sha256 in browsers).
  */
-import { createHash } from "node:crypto";
+import { platform } from "#platform";
 import { FormatError } from "../errors.js";
 
 /** The `__metadata__` key: a JSON object { tensor name: sha256 hex of its data bytes }. */
@@ -11,7 +11,7 @@ export const CHECKSUM_KEY = "tensor_sha256";
 
 /** sha256 (hex) of a tensor's payload bytes as they lie in the file. */
 export function payloadSha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return platform.sha256Hex(bytes);
 }
 
 /**

@@ -2,7 +2,7 @@
  * @file The bytes a backbone's weights will take, counted from the config before anything is allocated, so
  * an absurd architecture (embedDim=100000) fails with one line instead of an allocation crash.
  */
-import { totalmem } from "node:os";
+import { platform } from "#platform";
 import { ConfigError } from "../errors.js";
 import type { BackboneConfigBase } from "./backbone.js";
 import { backboneOf } from "./registry.js";
@@ -24,11 +24,14 @@ export const WEIGHT_COPIES = 2;
 
 const GiB = 2 ** 30;
 
-/** Throws ConfigError when the weights alone need more than the machine's memory (`limit` bytes). */
-export function checkModelFits(cfg: BackboneConfigBase, name: string, limit = totalmem()): void {
+/**
+ * Throws ConfigError when the weights alone need more than the machine's memory (`limit` bytes; by default
+ * the host's, and no check where the host does not say, as in browsers).
+ */
+export function checkModelFits(cfg: BackboneConfigBase, name: string, limit = platform.totalMemoryBytes()): void {
   const params = paramCount(cfg);
   const bytes = params * 4 * WEIGHT_COPIES;
-  if (bytes > limit) {
+  if (limit !== null && bytes > limit) {
     throw new ConfigError(
       `out of memory: model ${name} (${backboneOf(cfg).describe(cfg)}) has ${(params / 1e6).toFixed(0)}M parameters, ` +
       `about ${(bytes / GiB).toFixed(1)} GiB before training starts; this machine has ${(limit / GiB).toFixed(1)} GiB`,

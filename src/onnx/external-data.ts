@@ -1,10 +1,11 @@
 /**
  * @file Saves a graph as an ONNX model file plus an external-data side file, the standard way to
  * export models whose weights pass the 2 GiB protobuf limit (ViT-H). ONNX Runtime resolves the side
- * file relative to the model's path.
+ * file relative to the model's path. Files come from the host (src/platform); in a browser, call
+ * writeModel with `externalData.write` instead.
  */
-import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
-import { basename } from "node:path";
+import { platform } from "#platform";
+import type { FileSink } from "../platform/types.js";
 import { FormatError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { writeModel, type WriteOptions } from "./writer.js";
@@ -27,9 +28,9 @@ export interface SavedModel {
  */
 export function saveModel(g: GraphBuilder, modelPath: string, opts: Omit<WriteOptions, "externalData" | "weights"> & { threshold?: number } = {}): SavedModel {
   const dataPath = `${modelPath}.data`;
-  let fd: number;
+  let sink: FileSink;
   try {
-    fd = openSync(dataPath, "w");
+    sink = platform.openFileSink(dataPath);
   } catch (cause) {
     throw new FormatError(`cannot write external data file "${dataPath}": ${(cause as Error).message}`, { cause });
   }
@@ -40,18 +41,17 @@ export function saveModel(g: GraphBuilder, modelPath: string, opts: Omit<WriteOp
       ...opts,
       weights: "graph",
       externalData: {
-        location: basename(dataPath),
+        location: platform.basename(dataPath),
         threshold: opts.threshold,
         write: (chunk) => {
-          // writeSync may write less than asked for large buffers; loop until done.
-          for (let off = 0; off < chunk.byteLength;) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+          sink.write(chunk);
           dataBytes += chunk.byteLength;
         },
       },
     }));
   } finally {
-    closeSync(fd);
+    sink.close();
   }
-  writeFileSync(modelPath, bytes);
+  platform.writeFileAtomic(modelPath, bytes);
   return { modelPath, dataPath, modelBytes: bytes.byteLength, dataBytes };
 }

@@ -2,7 +2,7 @@
  * @file applyAdapters: turns a frozen backbone into a PeftModel (HF PEFT's get_peft_model): selects the
  * sites, lets the method add its tensors, marks what trains, and builds the adapted forward.
  */
-import { createHash } from "node:crypto";
+import { platform } from "#platform";
 import { ConfigError } from "../errors.js";
 import type { GraphBuilder } from "../ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
@@ -86,7 +86,7 @@ export function formatTrainableReport(trainable: number, all: number): string {
 /** sha256 over the sorted (name, shape) list of the backbone's parameters: same architecture and keys, same fingerprint. */
 export function fingerprintParams(params: readonly { name: string; shape: readonly number[] }[]): string {
   const list = params.map((p) => `${p.name}:${p.shape.join("x")}`).sort();
-  return `sha256:${createHash("sha256").update(list.join("\n")).digest("hex")}`;
+  return `sha256:${platform.sha256Hex(new TextEncoder().encode(list.join("\n")))}`;
 }
 
 /**

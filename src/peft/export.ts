@@ -2,7 +2,7 @@
  * @file exportOnnx(): the adapted model as a standalone inference ONNX file (weights as
  * initializers, input "pixel_values", output "logits", as Transformers.js-style runtimes expect).
  */
-import { writeFileAtomic } from "../checkpoint/atomic.js";
+import { platform } from "#platform";
 import { ConfigError, FormatError } from "../errors.js";
 import { GraphBuilder } from "../ir/builder.js";
 import { BYTES_PER_ELEMENT } from "../ir/dtype.js";
@@ -42,15 +42,8 @@ function frozen(pm: PeftModel): PeftModel {
   return new PeftModel(pm.cfg, ps, pm.config, pm.method, pm.sites, pm.baseNames, pm.addedNames, pm.baseName);
 }
 
-/**
- * Writes the eval graph of `pm` to `file`: pixel_values [batch, C, H, W] -> logits [batch, classes].
- * Merged by default (same graph and cost as the plain backbone); written atomically.
- *
- * @example
- * exportOnnx(pm, "model.onnx", { batch: 1 });
- * const session = await ort.InferenceSession.create("model.onnx");
- */
-export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto", externalData = "auto" }: ExportOptions = {}): ExportResult {
+/** The inference graph of `pm`: pixel_values [batch, C, H, W] -> logits, merged when asked and allowed. */
+function exportGraph(pm: PeftModel, batch: number, mode: boolean | "auto"): { g: GraphBuilder; merged: boolean } {
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`exportOnnx: batch must be a positive integer, got ${batch}`);
   const doMerge = mode === "auto" ? canMerge(pm) : mode;
   const g = new GraphBuilder("snell_export");
@@ -65,6 +58,31 @@ export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode
     logits = f.forward(g, new ParamBinder(g, f.params), images, { train: false });
   }
   g.output(logits, "logits");
+  return { g, merged: doMerge };
+}
+
+/**
+ * The bytes `exportOnnx` writes, without a file (a web page offers them as a download); weights as
+ * initializers, so the model must stay under the 2 GiB protobuf limit.
+ *
+ * @example
+ * const { bytes } = exportOnnxBytes(pm, { batch: 1 });
+ */
+export function exportOnnxBytes(pm: PeftModel, { batch = 1, merge: mode = "auto" }: Omit<ExportOptions, "externalData"> = {}): { bytes: Uint8Array; merged: boolean } {
+  const { g, merged } = exportGraph(pm, batch, mode);
+  return { bytes: writeModel(g, { weights: "graph" }).bytes, merged };
+}
+
+/**
+ * Writes the eval graph of `pm` to `file`: pixel_values [batch, C, H, W] -> logits [batch, classes].
+ * Merged by default (same graph and cost as the plain backbone); written atomically.
+ *
+ * @example
+ * exportOnnx(pm, "model.onnx", { batch: 1 });
+ * const session = await ort.InferenceSession.create("model.onnx");
+ */
+export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto", externalData = "auto" }: ExportOptions = {}): ExportResult {
+  const { g, merged: doMerge } = exportGraph(pm, batch, mode);
   const weightBytes = g.initializers.reduce((s, v) => s + v.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[v.dtype], 0);
   if (externalData === true || (externalData === "auto" && weightBytes > PROTOBUF_LIMIT)) {
     const saved = saveModel(g, file);
@@ -72,7 +90,7 @@ export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode
   }
   const { bytes } = writeModel(g, { weights: "graph" });
   try {
-    writeFileAtomic(file, bytes);
+    platform.writeFileAtomic(file, bytes);
   } catch (cause) {
     throw new FormatError(`${file}: cannot write ONNX model (${(cause as Error).message})`, { cause });
   }

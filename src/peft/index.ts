@@ -6,6 +6,11 @@ export { METHODS, type MethodName, getMethod, registerMethod, unregisterMethod }
 export { merge } from "./merge.js";
 export { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT, adapterDropPath, adapterInputDropout } from "./site-regularisers.js";
 export { exportOnnx } from "./export.js";
+export {
+  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type AdapterFileMeta, type AdapterFiles, type AdapterSource, applyAdapterFiles, encodeAdapter,
+  parseAdapterConfig,
+} from "./adapter-bytes.js";
+export { loadPeftModel, readAdapterConfig } from "./adapter-io.js";
 export * as snell from "./snell/index.js";
 export * as snella from "./snella/index.js";
 export * as lora from "./lora/index.js";

@@ -1,5 +1,10 @@
-/** @file The only importer of onnxruntime-node: tensor conversion and session creation. */
-import * as ort from "onnxruntime-node";
+/**
+ * @file The only importer of ONNX Runtime: tensor conversion and session creation. `#onnxruntime` is
+ * onnxruntime-node under Node and onnxruntime-web elsewhere (package.json "imports"; both export
+ * onnxruntime-common's API); `node --conditions=snell-onnxruntime-web` runs the web one (wasm) in Node.
+ */
+import * as ort from "#onnxruntime";
+import { platform } from "#platform";
 import { RuntimeError } from "../errors.js";
 import type { DType, TypedArray } from "../ir/dtype.js";
 import { executionProviders, parseDevice, providerError, type Device } from "./device.js";
@@ -39,6 +44,34 @@ export interface SessionOptions {
   profilePrefix?: string;
   /** Where the graph runs (default "cpu"); a provider that cannot start is a ConfigError naming the fix. */
   device?: Device;
+  /**
+   * Outputs to leave on the device ("gpu-buffer") instead of copying them to host memory: a training
+   * step's updated state, fed straight back as the next step's inputs (read it with runtime/read-back.ts).
+   */
+  outputLocation?: Readonly<Record<string, "cpu" | "gpu-buffer">>;
+}
+
+/** Which ONNX Runtime package `#onnxruntime` resolved to: "node" (onnxruntime-node) or "web" (onnxruntime-web). */
+export const ORT_PACKAGE: "node" | "web" = (ort.env.versions as { web?: string }).web ? "web" : "node";
+
+/** Settings of onnxruntime-web's wasm backend; they apply to sessions created after the first call only before any session exists. */
+export interface WasmOptions {
+  /** Worker threads of the wasm backend (multi-threaded wasm in a browser needs a cross-origin isolated page). */
+  numThreads?: number;
+  /** Where the .wasm/.mjs files are served from (a URL prefix), when the bundler did not embed them. */
+  wasmPaths?: string;
+}
+
+/**
+ * Sets onnxruntime-web's wasm options (ort.env.wasm); does nothing under onnxruntime-node.
+ *
+ * @example
+ * configureWasm({ numThreads: 4, wasmPaths: "/ort/" }); // before the first session
+ */
+export function configureWasm({ numThreads, wasmPaths }: WasmOptions): void {
+  if (ORT_PACKAGE !== "web") return;
+  if (numThreads !== undefined) ort.env.wasm.numThreads = numThreads;
+  if (wasmPaths !== undefined) ort.env.wasm.wasmPaths = wasmPaths;
 }
 
 /** Intra-op threads of sessions that do not set their own (the CLI's --threads); undefined: all cores. */
@@ -53,12 +86,11 @@ export function setDefaultIntraOpThreads(n: number | undefined): void {
 }
 
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
-  const { availableParallelism } = await import("node:os");
   const device = parseDevice(opts.device ?? "cpu");
   try {
     return await ort.InferenceSession.create(bytes, {
       executionProviders: executionProviders(device),
-      intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads ?? availableParallelism(),
+      intraOpNumThreads: opts.intraOpThreads ?? defaultIntraOpThreads ?? platform.availableParallelism(),
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: opts.optimization ?? "all",
@@ -71,6 +103,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
         },
       },
       ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+      ...(opts.outputLocation ? { preferredOutputLocation: { ...opts.outputLocation } } : {}),
     });
   } catch (cause) {
     const missing = providerError(device, cause);

@@ -3,7 +3,7 @@
  * each case is rebuilt as a float32 graph (kernel, optional MixK, threshold, y = x @ dW and the
  * gradients of sum(y * gy)) and compared entry by entry.
  */
-import { readFileSync } from "node:fs";
+import { platform } from "#platform";
 import { grad } from "../../autodiff/grad.js";
 import { FormatError } from "../../errors.js";
 import { GraphBuilder } from "../../ir/builder.js";
@@ -42,7 +42,7 @@ const ARRAYS = ["A", "B", "x", "gy", "dW", "y", "gA", "gB"] as const;
 function parseCases(path: string): GoldenCase[] {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(new TextDecoder().decode(platform.readFile(path)));
   } catch (cause) {
     throw new FormatError(`golden file "${path}": not readable JSON (${(cause as Error).message})`, { cause });
   }
