@@ -68,7 +68,8 @@ describe("the packed package", () => {
     for (const f of extra) assert.ok(files.has(f), f);
     const sources = (readdirSync(join(REPO, "src"), { recursive: true }) as string[])
       .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts")).map((f) => f.replaceAll("\\", "/").slice(0, -3));
-    const expected = new Set([...extra, ...sources.flatMap((s) => [`dist/${s}.js`, `dist/${s}.d.ts`, `dist/${s}.js.map`])]);
+    // dist/package.json maps `#platform` and `#onnxruntime` for the compiled code (scripts/dist-package.mjs).
+    const expected = new Set([...extra, "dist/package.json", ...sources.flatMap((s) => [`dist/${s}.js`, `dist/${s}.d.ts`, `dist/${s}.js.map`])]);
     assert.deepEqual([...files].filter((f) => !expected.has(f)), [], "files nobody asked for");
     assert.deepEqual([...expected].filter((f) => !files.has(f)), [], "missing from the tarball");
   });
@@ -80,9 +81,11 @@ describe("the packed package", () => {
     assert.deepEqual(messages, []);
   });
 
-  test("compiled code imports only node builtins and declared dependencies; source maps carry the sources", () => {
+  test("compiled code imports only node builtins, declared dependencies and dist/package.json's #imports; source maps carry the sources", () => {
     const pkg = join(app, "node_modules", MANIFEST.name);
     const deps = new Set(Object.keys(MANIFEST.dependencies));
+    const distImports = JSON.parse(readFileSync(join(pkg, "dist", "package.json"), "utf8")) as { imports: Record<string, unknown> };
+    for (const k of Object.keys(distImports.imports)) deps.add(k);
     const spec = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire(?:\.resolve)?\(\s*)"([^"./][^"]*)"/g;
     for (const f of readdirSync(join(pkg, "dist"), { recursive: true }) as string[]) {
       if (!f.endsWith(".js")) continue;
