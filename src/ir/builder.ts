@@ -330,6 +330,31 @@ export class GraphBuilder {
     );
   }
 
+  /**
+   * sign(x) in {-1, 0, 1} as (x > 0) - (x < 0): ONNX Sign has no WebGPU kernel in onnxruntime 1.30
+   * (its nodes ran on the CPU provider). No gradient (as Sign); NaN gives 0, not NaN.
+   */
+  sign(x: Value): Value {
+    return this.Sub(this.Cast(this.Greater(x, this.scalar(0, x.dtype)), x.dtype), this.Cast(this.Less(x, this.scalar(0, x.dtype)), x.dtype));
+  }
+
+  /**
+   * log_softmax(x) along `axis` as x - m - log(sum(exp(x - m))), m = max(x) (the shift is exact in
+   * the result, so m carries no gradient): ONNX LogSoftmax has no WebGPU kernel in onnxruntime 1.30.
+   * Differentiated as LogSoftmax, dy - exp(y)·sum(dy), from the output only.
+   */
+  logSoftmax(x: Value, axis = -1): Value {
+    const ax = axis < 0 ? axis + x.rank : axis;
+    return this.customVjp(
+      [x],
+      (g, [v]) => {
+        const z = g.Sub(v!, g.ReduceMax(v!, [ax], 1));
+        return g.Sub(z, g.Log(g.ReduceSum(g.Exp(z), [ax], 1)));
+      },
+      (g, _xs, y, dy) => [g.Sub(dy, g.Mul(g.Exp(y), g.ReduceSum(dy, [ax], 1)))],
+    );
+  }
+
   /** A zero tensor of a static shape, broadcast from one scalar (no large initializer). */
   zeros(shape: readonly number[], dtype: DType = "float32"): Value {
     return shape.length ? this.Expand(this.scalar(0, dtype), shape) : this.scalar(0, dtype);

@@ -16,7 +16,8 @@ export interface CrossEntropyOptions {
  * Softmax cross-entropy of `logits` [B, C] against integer class `labels` [B] (int64), with
  * torch's label-smoothing semantics: loss_b = -Σ_c ((1-ε)·[c = y_b] + ε/C) · log_softmax(logits)_bc.
  * The one-hot comes from Equal against a constant class index row (no OneHot kernel needed in float64);
- * the gradient flows through LogSoftmax only, whose rule needs just its output.
+ * the gradient flows through log-softmax only, whose rule needs just its output. Every node has a
+ * WebGPU kernel (see GraphBuilder.logSoftmax).
  *
  * @example
  * const loss = crossEntropy(g, logits, labels, { labelSmoothing: 0.1 });
@@ -38,9 +39,13 @@ export function crossEntropy(g: GraphBuilder, logits: Value, labels: Value, opts
   }
   return g.scope("cross_entropy", () => {
     const dt = logits.dtype;
-    const logp = g.LogSoftmax(logits, -1);
-    const classes = g.constant(Array.from({ length: c }, (_, i) => i), [1, c], "int64");
-    const onehot = g.Cast(g.Equal(g.Unsqueeze(labels, [1]), classes), dt);
+    const logp = g.logSoftmax(logits, -1);
+    // WebGPU has no int64 arithmetic or comparison, but it gathers with int64 indices: the label is
+    // read as a float from a class-index table (exact below 2^24 classes) and compared in float.
+    // An out-of-range label fails the Gather instead of giving an all-zero target row.
+    const index = Array.from({ length: c }, (_, i) => i);
+    const label = g.Unsqueeze(g.Gather(g.constant(index, [c], dt), labels, 0), [1]);
+    const onehot = g.Cast(g.Equal(label, g.constant(index, [1, c], dt)), dt);
     const target = labelSmoothing === 0
       ? onehot
       : g.Add(g.Mul(onehot, g.scalar(1 - labelSmoothing, dt)), g.scalar(labelSmoothing / c, dt));

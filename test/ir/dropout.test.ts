@@ -29,18 +29,26 @@ async function dropoutGraph(p: number, shape = [N], kind: "dropout" | "dropPath"
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-/** The hash of src/ir/ops/random.ts in BigInt arithmetic: ORT must reproduce it bit for bit. */
-function hashRef(seed: bigint, salt: number, pos: number): bigint {
-  const M = 2n ** 31n;
-  const m31 = (v: bigint) => ((v % M) + M) % M;
-  const sq = (x: bigint, w: bigint) => m31((x * x + w) / 2n ** 16n);
-  const [k0c, k1c, k2c, k3c] = [0x2c1b3c6dn, 0x297a2d39n, 0x3b9f4f6bn, 0x1ed3a0a9n];
-  const k0 = m31(m31(seed) * k1c + m31(m31(BigInt(salt)) * k3c + k0c));
-  const key = m31(sq(sq(sq(k0, k2c), k0c), k3c) * 2n + 1n);
-  const y = m31(BigInt(pos) * key), z = m31(y + key);
-  let x = sq(y, y);
-  for (const w of [z, y, z, y]) x = sq(x, w);
-  return x;
+/**
+ * The hash of src/ir/ops/random.ts in plain JS numbers (every intermediate is an integer below 2^31,
+ * exact in a double): ORT must reproduce it bit for bit in its int32 arithmetic.
+ */
+function hashRef(seed: bigint, salt: number, pos: number): number {
+  const P = 32749;
+  const rounds = [[[1103, 2683], [7919, 12011]], [[5417, 19997], [20021, 3571]], [[27361, 9029], [15013, 29989]]] as const;
+  const outA = [22307, 6949], outC = [31337, 17393], outC2 = [4099, 26407];
+  const round = (x: number[], w: number, a: readonly number[], c: readonly number[]) => {
+    const sum = x[0]! + x[1]!;
+    return x.map((v, l) => { const t = (v * a[l]! + w + sum) % P; return (t * t + c[l]!) % P; });
+  };
+  const s = Number(((seed % 2n ** 31n) + 2n ** 31n) % 2n ** 31n), u = salt >>> 0;
+  const words = [u % 2 ** 15, Math.floor(u / 2 ** 15) % 2 ** 15, Math.floor(u / 2 ** 30), s % 2 ** 15, Math.floor(s / 2 ** 15) % 2 ** 15, Math.floor(s / 2 ** 30)];
+  let x = [1, 2];
+  words.forEach((w, i) => (x = round(x, w, rounds[i % 3]![0], rounds[i % 3]![1])));
+  const sum = x[0]! + x[1]!;
+  const z2 = x.map((v, l) => { const t = (v * outA[l]! + pos + 1 + sum) % P; return (t * t + outC[l]!) % P; });
+  const z3 = round(z2, 0, outA, outC2);
+  return z3[0]! * P + z3[1]!;
 }
 
 describe("seeded dropout", () => {
@@ -69,15 +77,23 @@ describe("seeded dropout", () => {
     }
   });
 
-  test("ORT computes the int64 hash exactly (matches a BigInt reference)", async () => {
+  test("ORT computes the int32 hash exactly (matches a plain-number reference) from int64 and int32 seeds", async () => {
     const g = new GraphBuilder();
     const seed = g.input("seed", [1], "int64");
+    const seed32 = g.input("seed32", [], "int32");
     g.output(hashBits(g, seed, [3, 100], 99), "h");
+    g.output(hashBits(g, seed32, [7], 0xfedcba98), "h32");
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
-    for (const s of [0n, 1n, 2n ** 40n + 3n, -77n]) {
-      const h = (await c.run({ seed: BigInt64Array.of(s) })).h!.data as BigInt64Array;
-      for (let i = 0; i < h.length; i++) assert.equal(h[i], hashRef(s, 99, i), `seed ${s} position ${i}`);
+    const seen = new Set<number>();
+    for (const s of [0n, 1n, 2n ** 40n + 3n, -77n, -(2n ** 31n), 2n ** 31n - 1n]) {
+      const r = await c.run({ seed: BigInt64Array.of(s), seed32: Int32Array.of(Number(BigInt.asIntN(32, s))) });
+      const h = r.h!.data as Int32Array, h32 = r.h32!.data as Int32Array;
+      for (let i = 0; i < h.length; i++) { assert.equal(h[i], hashRef(s, 99, i), `seed ${s} position ${i}`); seen.add(h[i]!); }
+      for (let i = 0; i < h32.length; i++) assert.equal(h32[i], hashRef(s, 0xfedcba98, i), `int32 seed ${s} position ${i}`);
     }
+    // The hash reads the seed's low 31 bits, so -2^31 draws what 0 does; the other 5 seeds x 300
+    // positions, hashed onto ~2^30 values, repeat none.
+    assert.equal(seen.size, 5 * 300);
     await c.release();
   });
 
@@ -91,7 +107,7 @@ describe("seeded dropout", () => {
     const bank = bankValues(size), spare = size - n;
     for (const s of [1n, 2n, -3n]) {
       const u = (await c.run({ seed: BigInt64Array.of(s) })).u!.data as Float32Array;
-      const o = Number(hashRef(s, salt, 0) % BigInt(spare + 1)), e = Number(hashRef(s, salt, 1) % BigInt(spare)) + n;
+      const o = hashRef(s, salt, 0) % (spare + 1), e = (hashRef(s, salt, 1) % spare) + n;
       for (let i = 0; i < n; i++) {
         const sum = bank[o + i]! + bank[e - i]!;
         assert.equal(u[i], sum >= 1 ? sum - 1 : sum, `seed ${s} element ${i}`);
@@ -203,7 +219,7 @@ describe("independent draws across sites and steps", () => {
     // The detector on the old draw: one forward window of the bank per mask, at a hashed offset.
     const size = 2 ** 18, bank = bankValues(size);
     const old = (seed: bigint, salt: number) => {
-      const o = Number(hashRef(seed, salt, 0) % BigInt(size - n + 1));
+      const o = hashRef(seed, salt, 0) % (size - n + 1);
       return Array.from(bank.subarray(o, o + n), (u) => (u >= 0.5 ? "1" : "0")).join("");
     };
     assert.ok(sharesRun(old(5n, fnv1a("site a")), old(5n, fnv1a("site b"))), "old scheme: two sites are shifted copies");

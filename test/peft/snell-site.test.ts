@@ -173,7 +173,9 @@ test("the fused site emits few nodes besides its threshold's (ORT session memory
   const besides = siteNodes - liveNodes(t).length;
   // 164 before the per-group gradient went through the augmented factors and the waits became Gemm
   // C inputs (94 after, ViT-S: 13.8k -> 11.2k nodes after ORT's optimisations, peak RSS about -25 MiB).
-  assert.ok(besides <= 100, `the fused site emits ${besides} nodes besides its threshold's; at most 100 expected`);
+  // 106 since sign(r) became (r > 0) - (r < 0), five nodes instead of Sign's one, per group and block:
+  // ONNX Sign has no WebGPU kernel.
+  assert.ok(besides <= 106, `the fused site emits ${besides} nodes besides its threshold's; at most 106 expected`);
 });
 
 test("SNELL without regularisers folds every adapted layer: no frozen product of q, k, v, proj, fc1, fc2 is left", () => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GraphBuilder } from "../../src/ir/builder.js";
 import { planBracket, quantilePosition, thresholdOf } from "../../src/peft/snell/index.js";
-import type { ThresholdOptions } from "../../src/peft/snell/threshold-graph.js";
+import { exactFloor, type ThresholdOptions } from "../../src/peft/snell/threshold-graph.js";
 import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
 
@@ -56,6 +56,11 @@ async function check(name: string, data: Float32Array, shape: [number, number], 
 }
 
 const SMALL = { sample: 2048, exactMax: 0 } as const;
+
+/** The float32 neighbours of a float32 value. */
+const f32bits = (v: number, d: number) => { const b = new Float32Array([v]), u = new Uint32Array(b.buffer); u[0]! += d; return b[0]!; };
+const nextUp = (v: number) => (v === 0 ? 1e-45 : f32bits(v, 1));
+const nextDown = (v: number) => (v === 0 ? 0 : f32bits(v, -1));
 
 describe("threshold sample bracket selects the full sort's order statistics", () => {
   const rng = new Rng(11);
@@ -135,6 +140,32 @@ describe("threshold sample bracket selects the full sort's order statistics", ()
       assert.equal(Number(out.above!.data[0]), sorted[lo + 1], `s=${s}`);
     }
     await c.release();
+  });
+
+  test("a fed s's rank position in float32/int32 ops equals float64's, next to whole numbers too", async () => {
+    // s = fl32(0.7), k = 10: fl32(s·k) rounds up to 7, while s·k = 6.99999988 (floor 6).
+    const rng = new Rng(5);
+    for (const k of [10, 4095, 4097, 589_823, 2_359_295, 2 ** 24 - 1]) {
+      const ss: number[] = [0, 1, 0.5, 0.7, 0.3, 1e-7];
+      for (let i = 0; i < 200; i++) ss.push(rng.uniform());
+      for (let i = 0; i < 200; i++) {
+        // the float32 values next to j / k, j random: products a hair either side of a whole number
+        const near = Math.fround(Math.floor(rng.uniform() * k) / k);
+        ss.push(near, nextUp(near), nextDown(near));
+      }
+      const s = Float32Array.from(ss.filter((v) => v >= 0 && v <= 1));
+      const g = new GraphBuilder("pos");
+      const { q, frac } = exactFloor(g, g.input("s", [s.length]), k);
+      g.output(q, "q"); g.output(frac, "frac");
+      const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
+      const out = await c.run({ s });
+      await c.release();
+      for (let i = 0; i < s.length; i++) {
+        const pos = s[i]! * k, lo = Math.floor(pos); // exact in float64
+        assert.equal(out.q!.data[i], lo, `k ${k}, s ${s[i]}: floor`);
+        assert.equal(out.frac!.data[i], Math.fround(pos - lo), `k ${k}, s ${s[i]}: fraction`);
+      }
+    }
   });
 
   test("a sample the data misleads reports a miss instead of a wrong threshold", async () => {

@@ -67,9 +67,19 @@ export const random = {
 
 // ---- composites ---------------------------------------------------------------------------------
 
-const TWO31 = 2 ** 31;
-// Constants below 2^31: every product of two 31-bit values stays under 2^62 (no int64 overflow).
-const K0 = 0x2c1b3c6dn, K1 = 0x297a2d39n, K2 = 0x3b9f4f6bn, K3 = 0x1ed3a0a9n;
+/** The hash's modulus: a prime below 2^15, so a product of two residues stays below 2^30 in int32. */
+export const HASH_P = 32749;
+const TWO15 = 2 ** 15;
+/**
+ * Round constants (multiplier and offset per lane, each below HASH_P): three absorb rounds, then the
+ * output rounds. Any odd-looking residues do; these are fixed so a seed draws the same mask everywhere.
+ */
+const ROUNDS = [
+  { a: [1103, 2683], c: [7919, 12011] },
+  { a: [5417, 19997], c: [20021, 3571] },
+  { a: [27361, 9029], c: [15013, 29989] },
+] as const;
+const OUT = { a: [22307, 6949], c: [31337, 17393], c2: [4099, 26407] } as const;
 
 /** 32-bit FNV-1a of a string: a stable per-site salt (from value names, never from build order). */
 export function fnv1a(s: string): number {
@@ -78,34 +88,67 @@ export function fnv1a(s: string): number {
   return h;
 }
 
+const int32Seeds = new WeakMap<GraphBuilder, Map<Value, Value>>();
+
 /**
- * Uniform 31-bit hashes, one per element of `shape`, as int64 values in [0, 2^31).
- * Widynski's counter-based "Squares" generator cut down to 31-bit words: a key hashed from
- * (seed, salt), then five rounds of x = middle bits of (x² + weyl) over the Weyl sequence pos·key.
- * Opset 17 has no int64 xor or shifts, and squaring gives the non-linearity that add/multiply alone
- * lack. Every intermediate stays below 2^63, so ORT computes the same bits on every machine.
+ * The seed as int32 in [0, 2^31): its low 31 bits. An int64 seed (the trainer's `*_seed` feeds) is
+ * cast once per graph to int32 (its low 32 bits) in a node named "<seed>/as_int32": WebGPU has no int64
+ * arithmetic, so ORT runs that one scalar Cast on the host, where the fed value is, and everything
+ * after it is int32 arithmetic on the GPU.
+ */
+function seedLow31(g: GraphBuilder, seed: Value): Value {
+  let byGraph = int32Seeds.get(g);
+  if (!byGraph) int32Seeds.set(g, (byGraph = new Map()));
+  let v = byGraph.get(seed);
+  if (!v) {
+    const s0 = seed.rank === 0 ? seed : g.Reshape(seed, []);
+    const s32 = seed.dtype === "int32" ? s0 : g.withScope(seed.name, () => g.op("Cast", [s0], { to: "int32" }, "as_int32")[0]!);
+    // v mod 2^31 for a negative int32 v is v + 2^31, written so that no intermediate leaves int32.
+    const i32 = (k: number) => g.scalar(k, "int32");
+    v = g.Where(g.Less(s32, i32(0)), g.Add(g.Add(s32, i32(2 ** 31 - 1)), i32(1)), s32);
+    byGraph.set(seed, v);
+  }
+  return v;
+}
+
+/**
+ * Uniform hashes in [0, HASH_P²) (about 2^30), one per element of `shape`, as int32 values.
+ * Int32 arithmetic only (Add, Mul, Div, Sub, Where: what both ORT's CPU and WebGPU providers run),
+ * and every intermediate stays below 2^31, so both compute the same bits. Two lanes of residues mod
+ * the prime HASH_P absorb the salt's and the seed's 15-bit words, each round x = (x·a + w + Σlanes)²
+ * + c mod P; an output element j is the two lanes of two more such rounds over j, as one number
+ * lane0·P + lane1. Opset 17 has no xor or shifts, and squaring gives the non-linearity that
+ * add/multiply alone lack.
  */
 export function hashBits(g: GraphBuilder, seed: Value, shape: readonly number[], salt: number): Value {
-  if (seed.dtype !== "int64" || numel(seed.shape) !== 1) {
-    throw new ShapeError(`random mask: seed must be one int64 value, got ${seed.toString()}`);
+  if ((seed.dtype !== "int64" && seed.dtype !== "int32") || numel(seed.shape) !== 1) {
+    throw new ShapeError(`random mask: seed must be one int64 or int32 value, got ${seed.toString()}`);
   }
-  const i64 = (v: number | bigint) => g.scalar(Number(v), "int64");
-  const m31 = (v: Value) => g.Mod(v, i64(TWO31));
-  // one round: the middle 31 bits of x² + w
-  const sq = (x: Value, w: Value) => m31(g.Div(g.Add(g.Mul(x, x), w), i64(2 ** 16)));
-  const s0 = seed.rank === 0 ? seed : g.Reshape(seed, []);
-  // The salt term is a build-time constant; Mod of a negative seed is non-negative (divisor's sign).
-  const saltTerm = ((BigInt(salt >>> 0) % 2n ** 31n) * K3 + K0) % 2n ** 31n;
-  const k0 = m31(g.Add(g.Mul(m31(s0), i64(K1)), i64(saltTerm)));
-  // An odd key with well-mixed bits: small or structured keys make the Weyl sequence weak.
-  const key = m31(g.Add(g.Mul(sq(sq(sq(k0, i64(K2)), i64(K0)), i64(K3)), i64(2)), i64(1)));
-  if (numel(shape) > TWO31) throw new ShapeError(`random mask: ${fmt(shape)} has more than 2^31 elements`);
-  const pos = g.Range(0, numel(shape), 1);
-  const y = m31(g.Mul(pos, key));
-  const z = m31(g.Add(y, key));
-  let x = sq(y, y);
-  for (const w of [z, y, z, y]) x = sq(x, w);
-  return shape.length === 1 ? x : g.Reshape(x, shape);
+  const n = numel(shape);
+  if (n >= 2 ** 30) throw new ShapeError(`random mask: ${fmt(shape)} has 2^30 elements or more`);
+  const i32 = (k: number) => g.scalar(k, "int32");
+  const vec = (k: readonly number[]) => g.constant(k, [2], "int32");
+  // x mod P for 0 <= x < 2^31 (integer Div truncates, which is floor here)
+  const modP = (x: Value) => g.Sub(x, g.Mul(g.Div(x, i32(HASH_P)), i32(HASH_P)));
+  const round = (x: Value, w: Value, a: readonly number[], c: readonly number[]) => {
+    const t = modP(g.Add(g.Mul(x, vec(a)), g.Add(w, g.ReduceSum(x, [x.rank - 1], 1)))); // < 2^30 + 2^17
+    return modP(g.Add(g.Mul(t, t), vec(c)));
+  };
+  const s = seedLow31(g, seed);
+  const hi = g.Div(s, i32(TWO15));
+  const words = [
+    i32((salt >>> 0) % TWO15), i32(Math.floor((salt >>> 0) / TWO15) % TWO15), i32(Math.floor((salt >>> 0) / 2 ** 30)),
+    g.Sub(s, g.Mul(hi, i32(TWO15))), g.Sub(hi, g.Mul(g.Div(hi, i32(TWO15)), i32(TWO15))), g.Div(hi, i32(TWO15)),
+  ];
+  let x = vec([1, 2]);
+  words.forEach((w, i) => (x = round(x, w, ROUNDS[i % 3]!.a, ROUNDS[i % 3]!.c)));
+  // Output rounds over j = 1..n, both lanes per element: [n, 2].
+  const j = g.Reshape(g.Range(1, n + 1, 1, "int32"), [n, 1]);
+  const z1 = modP(g.Add(g.Mul(g.Reshape(x, [1, 2]), vec(OUT.a)), g.Add(j, g.ReduceSum(x, [0], 1))));
+  const z2 = modP(g.Add(g.Mul(z1, z1), vec(OUT.c)));
+  const z3 = round(z2, g.scalar(0, "int32"), OUT.a, OUT.c2);
+  const h = g.ReduceSum(g.Mul(z3, vec([HASH_P, 1])), [1], 0); // lane0·P + lane1 < P² < 2^30
+  return shape.length === 1 ? h : g.Reshape(h, shape);
 }
 
 // ---- uniform bank ------------------------------------------------------------------------------
@@ -145,7 +188,8 @@ export function bankValues(size: number): Float32Array {
 /** The bank shared by every mask of n elements in this graph: a power of two with > MIN_OFFSETS spare. */
 function bankFor(g: GraphBuilder, n: number): Value {
   const size = 2 ** Math.ceil(Math.log2(n + MIN_OFFSETS + 1));
-  if (size > TWO31) throw new ShapeError(`random mask: ${n} elements need a bank over 2^31`);
+  // Offsets and window ends are int32 (see readAt): a bank of 2^30 keeps them below 2^31.
+  if (size > 2 ** 30) throw new ShapeError(`random mask: ${n} elements need a bank over 2^30`);
   let byGraph = banks.get(g);
   if (!byGraph) banks.set(g, (byGraph = new Map()));
   let bank = byGraph.get(size);
@@ -157,10 +201,20 @@ function bankFor(g: GraphBuilder, n: number): Value {
   return bank;
 }
 
-/** n entries of `bank` from a run-time `start` (int64 [1]), forwards or backwards. */
+/**
+ * n entries of `bank` from a run-time `start` (int32 [1]), forwards or backwards. Start and end are
+ * computed in int32 and cast to the int64 Slice wants only at the end: WebGPU has no int64 arithmetic
+ * (Slice reads its starts and ends from host memory, so ORT copies the two numbers back).
+ */
 function readAt(g: GraphBuilder, bank: Value, start: Value, n: number, step: 1 | -1): Value {
-  const end = g.Add(start, g.scalar(step * n, "int64"));
-  return g.op("SliceAt", [bank, start, end, g.ints([0]), g.ints([step]), g.scalar(n, "int64")])[0]!;
+  const end = g.Add(start, g.scalar(step * n, "int32"));
+  return g.op("SliceAt", [bank, g.Cast(start, "int64"), g.Cast(end, "int64"), g.ints([0]), g.ints([step]), g.scalar(n, "int64")])[0]!;
+}
+
+/** x mod m for int32 0 <= x < 2^31 and a constant 0 < m < 2^31 (int32 Mod has no WebGPU kernel). */
+function modInt32(g: GraphBuilder, x: Value, m: number): Value {
+  const k = g.scalar(m, "int32");
+  return g.Sub(x, g.Mul(g.Div(x, k), k));
 }
 
 /**
@@ -179,8 +233,8 @@ export function uniforms(g: GraphBuilder, seed: Value, n: number, salt: number):
   const spare = bank.shape[0]! - n; // > MIN_OFFSETS
   const [h0, h1] = g.Split(hashBits(g, seed, [2], salt), [1, 1], 0) as [Value, Value];
   // forward start in [0, spare]; the backward read runs from e down to e - n + 1 >= 1 (end index >= 0)
-  const fwd = readAt(g, bank, g.Mod(h0, g.scalar(spare + 1, "int64")), n, 1);
-  const back = readAt(g, bank, g.Add(g.Mod(h1, g.scalar(spare, "int64")), g.scalar(n, "int64")), n, -1);
+  const fwd = readAt(g, bank, modInt32(g, h0, spare + 1), n, 1);
+  const back = readAt(g, bank, g.Add(modInt32(g, h1, spare), g.scalar(n, "int32")), n, -1);
   const sum = g.Add(fwd, back); // exact: both on the 2^-23 grid, sum < 2
   return g.Sub(sum, g.Cast(g.GreaterOrEqual(sum, g.scalar(1, "float32")), "float32"));
 }

@@ -207,7 +207,7 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
         for (let p = 0; p < P; p++) {
           // Each group waits for the previous group's products, so only one group's tensors are alive.
           const { r, D } = groupDistances(g, Xb[p]!, Y[p]!, wait);
-          const dr = g.Mul(g.Div(dK, D), g.Sign(r));
+          const dr = g.Mul(g.Div(dK, D), g.sign(r));
           if (c) dc[p]!.push(g.ReduceSum(g.Mul(dK, D), [0, 1], 1));
           dY[p] = g.Gemm(dr, Xb[p]!, dY[p] ?? null, { transA: 1 }); // [nIn, h+2], summed over the blocks
           dX[p]!.push(g.MatMul(dr, Y[p]!)); // [rows, h+2]

@@ -38,19 +38,47 @@ export interface ThresholdOptions {
   rows?: number;
 }
 
-/** Rank position as graph values: q (int64 []) and frac (dtype []), from a static or fed s. */
+/**
+ * floor(s · k) and its fraction for a fed float32 s in [0, 1] and an integer k < 2^24, exactly as
+ * float64 arithmetic gives them (the product of a float32 and such a k is exact in float64), in
+ * float32 and int32 ops only: WebGPU has neither float64 nor int64. Dekker's exact product
+ * (Veltkamp splits, no fused multiply-add between ONNX nodes) gives s·k = x + y with x = fl(s·k);
+ * the floor of x is one less when x is a whole number and y < 0.
+ */
+export function exactFloor(g: GraphBuilder, s: Value, k: number): { q: Value; frac: Value } {
+  const f = (v: number) => g.scalar(v, "float32");
+  const c = g.Mul(s, f(4097));
+  const sh = g.Sub(c, g.Sub(c, s)), sl = g.Sub(s, sh);
+  const cut = 2 ** Math.max(0, Math.ceil(Math.log2(k + 1)) - 12);
+  const kl = k % cut, kh = k - kl; // each has at most 12 significant bits
+  const x = g.Mul(s, f(k));
+  const y = g.Sub(g.Mul(sl, f(kl)), g.Sub(g.Sub(g.Sub(x, g.Mul(sh, f(kh))), g.Mul(sl, f(kh))), g.Mul(sh, f(kl))));
+  const xi = g.Cast(x, "int32"); // x >= 0: truncation is floor
+  const whole = g.And(g.Equal(g.Cast(xi, "float32"), x), g.Less(y, f(0)));
+  const q = g.Sub(xi, g.Cast(whole, "int32"));
+  return { q, frac: g.Add(g.Sub(x, g.Cast(q, "float32")), y) };
+}
+
+/**
+ * Rank position as graph values: q (int32 []) and frac (dtype []), from a static or fed s. Matrices of
+ * 2^24 entries or more (none of ViT-H's) compute a fed s's position in float64 and int64, on CPU under WebGPU.
+ */
 function position(g: GraphBuilder, n: number, s: number | Value, dtype: Value["dtype"]): { q: Value; frac: Value } {
   if (typeof s === "number") {
     const { lo, frac } = quantilePosition(n, s);
-    return { q: g.constant([lo], [], "int64"), frac: g.scalar(frac, dtype) };
+    return { q: g.constant([lo], [], "int32"), frac: g.scalar(frac, dtype) };
+  }
+  if (n - 1 < 2 ** 24 && s.dtype === "float32") {
+    const { q, frac } = exactFloor(g, s, n - 1);
+    return { q, frac: dtype === "float32" ? frac : g.Cast(frac, dtype) };
   }
   // float64 keeps s * (n - 1) exact enough to land on the same integer part as torch's float64 path
   const pos = g.Mul(g.Cast(s, "float64"), g.scalar(n - 1, "float64"));
   const q = g.Cast(pos, "int64");
-  return { q, frac: g.Cast(g.Sub(pos, g.Cast(q, "float64")), dtype) };
+  return { q: g.Cast(q, "int32"), frac: g.Cast(g.Sub(pos, g.Cast(q, "float64")), dtype) };
 }
 
-/** Reads element i (int64 []) of a 1-D value as a scalar. */
+/** Reads element i (int32 []) of a 1-D value as a scalar. */
 function at(g: GraphBuilder, x: Value, i: Value): Value {
   return g.Gather(x, i, 0);
 }
@@ -65,10 +93,10 @@ function sampleBounds(g: GraphBuilder, sample: Value, m: number, margin: number,
   const none = { lo: g.scalar(-MASKED, dt), hi: g.scalar(MASKED, dt) };
   if (typeof s !== "number") {
     const [sorted] = g.TopK(sample, m, { axis: 0, largest: 0, sorted: 1 });
-    const r = g.Cast(g.Mul(g.Cast(s, "float64"), g.scalar(m - 1, "float64")), "int64");
-    const rLo = g.Sub(r, g.constant([margin], [], "int64"));
-    const rHi = g.Add(r, g.constant([margin + 1], [], "int64"));
-    const zero = g.constant([0], [], "int64"), last = g.constant([m - 1], [], "int64");
+    const r = position(g, m, s, dt).q;
+    const rLo = g.Sub(r, g.constant([margin], [], "int32"));
+    const rHi = g.Add(r, g.constant([margin + 1], [], "int32"));
+    const zero = g.constant([0], [], "int32"), last = g.constant([m - 1], [], "int32");
     return {
       lo: g.Where(g.Less(rLo, zero), none.lo, at(g, sorted, g.Max(rLo, zero))),
       hi: g.Where(g.Greater(rHi, last), none.hi, at(g, sorted, g.Min(rHi, last))),
@@ -106,8 +134,8 @@ export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts
     : planBracket(rows, cols, typeof s === "number" ? s : null, opts);
   const flat = g.Reshape(mag, [n]);
   const { q, frac } = position(g, n, s, dt);
-  const one = g.constant([1], [], "int64");
-  const last = g.constant([n - 1], [], "int64");
+  const one = g.constant([1], [], "int32");
+  const last = g.constant([n - 1], [], "int32");
   // frac = 0 reads `below` alone, so an absent upper neighbour (+inf at s -> 1) cannot poison t
   const lerp = (below: Value, above: Value) =>
     g.Where(g.Equal(frac, g.scalar(0, dt)), below, g.Add(below, g.Mul(frac, g.Sub(above, below))));
@@ -123,15 +151,17 @@ export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts
   const { lo, hi } = sampleBounds(g, sample, m, margin, s, dt);
 
   // Count and mask with arithmetic: ORT's broadcasting Where is several times slower than Cast, Mul
-  // and Max here. A float count is exact below 2^24 entries; larger matrices count in int64.
+  // and Max here. A float count is exact below 2^24 entries; larger matrices count in int32 (indices
+  // are int32 throughout: WebGPU has no int64 arithmetic).
   const lt = g.Less(flat, lo);
   const countLo = n < 2 ** 24 && dt === "float32"
-    ? g.Cast(g.ReduceSum(g.Cast(lt, dt), [0], 0), "int64")
-    : g.ReduceSum(g.Cast(lt, "int64"), [0], 0);
+    ? g.Cast(g.ReduceSum(g.Cast(lt, dt), [0], 0), "int32")
+    : g.ReduceSum(g.Cast(lt, "int32"), [0], 0);
   // Everything outside [lo, hi] becomes MASKED (|K| >= 0, so Max(x, 0) = x inside): the candidate
   // TopK then inserts about as many values into its heaps as the bracket holds.
-  const outside = g.Or(lt, g.Greater(flat, hi));
-  const masked = g.Max(flat, g.Mul(g.Cast(outside, dt), g.scalar(MASKED, dt)));
+  // Outside as the sum of two exclusive flags (lo <= hi): ONNX Or has no WebGPU kernel.
+  const outside = g.Add(g.Cast(lt, dt), g.Cast(g.Greater(flat, hi), dt));
+  const masked = g.Max(flat, g.Mul(outside, g.scalar(MASKED, dt)));
   // One row: a single sorted TopK of the `capacity` smallest. Several rows: each row keeps its
   // smallest few (parallel, smaller heaps), then a sorted TopK selects among their union. The union
   // holds every candidate up to the answer unless a row was cut at or below it, which `ok` checks.
@@ -144,8 +174,8 @@ export function thresholdOf(g: GraphBuilder, mag: Value, s: number | Value, opts
     [cand] = g.TopK(g.Reshape(rowBest, [R * perRow]), capacity, { axis: 0, largest: 0, sorted: 1 });
   }
   const p = g.Sub(q, countLo);
-  const zero = g.constant([0], [], "int64");
-  const cap1 = g.constant([capacity - 1], [], "int64");
+  const zero = g.constant([0], [], "int32");
+  const cap1 = g.constant([capacity - 1], [], "int32");
   const pc = g.Min(g.Max(p, zero), cap1);
   const below = at(g, cand, pc);
   const above = at(g, cand, g.Min(g.Add(pc, one), cap1));
