@@ -1,10 +1,11 @@
 /**
- * @file The one place numeric options are checked: every command's flags (before the action runs) and
+ * @file The one place numeric (and fixed-word) options are checked: every command's flags (before the action runs) and
  * every merged config (config files, recipes, a stored run.json) go through `checkOptions`, so a bad
  * value fails with one line naming the option before any data is read or any file written.
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../errors.js";
+import { DEVICES } from "../runtime/device.js";
 
 /** A numeric option's rule: integer or real, inclusive/exclusive bounds, and the words of the message. */
 interface Rule {
@@ -61,6 +62,11 @@ export const NUMERIC_OPTIONS: Readonly<Record<string, Rule>> = {
   minLr: NON_NEGATIVE,
 };
 
+/** Options that take one word of a fixed list, checked with the numeric ones (a config file's "device: tpu" too). */
+export const CHOICE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  device: DEVICES,
+};
+
 /** camelCase attribute -> the flag a user types ("batchSize" -> "--batch-size"). */
 export function flagName(key: string): string {
   return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -108,6 +114,12 @@ export function checkOptions(opts: Readonly<Record<string, unknown>>, where?: st
       const from = where ? ` (${key} in ${where})` : "";
       throw new ConfigError(`${flagName(key)}${from} must be ${describe(rule)}, got ${show(v)}`);
     }
+  }
+  for (const [key, words] of Object.entries(CHOICE_OPTIONS)) {
+    const v = opts[key];
+    if (v === undefined || v === null || words.includes(v as string)) continue;
+    const from = where ? ` (${key} in ${where})` : "";
+    throw new ConfigError(`${flagName(key)}${from} must be one of ${words.join(", ")}, got ${show(v)}`);
   }
 }
 

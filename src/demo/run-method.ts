@@ -4,6 +4,7 @@
  * is this method's own.
  */
 import { readSafetensors } from "../checkpoint/safetensors.js";
+import type { Device } from "../runtime/device.js";
 import { loadPretrained } from "../models/load.js";
 import { backboneOf } from "../models/registry.js";
 import { applyAdapters } from "../peft/apply.js";
@@ -39,6 +40,8 @@ export interface RunMethodOptions {
   validation?: boolean;
   /** A run folder for the trainer's log.jsonl, checkpoint and adapter/ (what `snell report` reads); none by default. */
   outDir?: string;
+  /** Where the step and eval graphs run (default "cpu"). */
+  device?: Device;
 }
 
 export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: string) => void = () => {}): Promise<MethodRun> {
@@ -54,6 +57,7 @@ export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: 
   const r = await train({
     model, train: trainSet, eval: test, ...(o.outDir ? { outDir: o.outDir } : {}),
     config: { ...DEMO_SCHEDULE, epochs: o.epochs, batchSize: o.batch, lr: m.lr, weightDecay: m.weightDecay, seed: o.seed },
+    ...(o.device ? { session: { device: o.device } } : {}),
     onEpoch: (e) => log(`${m.label} epoch ${e.epoch + 1}/${o.epochs}: loss ${e.loss.toFixed(4)}, test top-1 ${e.top1!.toFixed(2)}% (${e.seconds.toFixed(1)} s)`),
   });
   return {

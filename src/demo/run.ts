@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.js";
+import type { Device } from "../runtime/device.js";
 import { writeTrainingCurvesPng } from "../plot/training-curves.js";
 import { DEMO_METHODS } from "./methods.js";
 import type { MethodRun, RunMethodOptions } from "./run-method.js";
@@ -30,6 +31,8 @@ export interface DemoOptions {
   weights?: string;
   /** Where the plot and results.json go. */
   outDir?: string;
+  /** Where each method's graphs run (default "cpu"). */
+  device?: Device;
   log?: (line: string) => void;
 }
 
@@ -99,9 +102,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   for (const l of labels) {
     if (!DEMO_METHODS.some((m) => m.label === l)) throw new ConfigError(`demo: unknown method "${l}"; expected one of ${DEMO_METHODS.map((m) => m.label).join(", ")}`);
   }
-  const opts: RunMethodOptions = { weights, epochs: o.epochs ?? DEMO_EPOCHS, batch: o.batch ?? 32, seed: o.seed ?? 0, ...(o.testImages ? { testImages: o.testImages } : {}) };
+  const opts: RunMethodOptions = {
+    weights, epochs: o.epochs ?? DEMO_EPOCHS, batch: o.batch ?? 32, seed: o.seed ?? 0, ...(o.testImages ? { testImages: o.testImages } : {}),
+    ...(o.device && o.device !== "cpu" ? { device: o.device } : {}),
+  };
   log(`demo: ViT (dim 64, depth 4) pre-trained on MNIST digits 0-4; adapting to digits 5-9 with 1,000 training images, ${opts.epochs} epochs, ` +
-    `testing on ${opts.testImages ? `${opts.testImages} of ` : ""}MNIST's test digits 5-9`);
+    `testing on ${opts.testImages ? `${opts.testImages} of ` : ""}MNIST's test digits 5-9${opts.device ? `, on ${opts.device}` : ""}`);
   const rows: MethodRun[] = [];
   for (const label of labels) {
     log(`demo: ${label}`);

@@ -9,6 +9,8 @@ import { backboneOf } from "../models/registry.js";
 import { PeftModel } from "../peft/apply.js";
 import { canMerge, merge, siteWeight } from "../peft/merge.js";
 import { CompiledGraph, type Feed } from "../runtime/compiled.js";
+import type { Device } from "../runtime/device.js";
+import { weightPlacementFor } from "../runtime/weight-placement.js";
 import type { Batch } from "../data/loader.js";
 import { InternalError } from "../errors.js";
 import { AccuracyMeter } from "./metrics.js";
@@ -109,7 +111,8 @@ export class Evaluator {
     return canMerge(pm);
   }
 
-  static async create(pm: PeftModel, batchSize: number, { updatable = false }: { updatable?: boolean } = {}): Promise<Evaluator> {
+  /** `device` runs the graph there (default "cpu"); on a GPU the frozen weights live in the graph, the updatable ones are fed. */
+  static async create(pm: PeftModel, batchSize: number, { updatable = false, device = "cpu" }: { updatable?: boolean; device?: Device } = {}): Promise<Evaluator> {
     const g = new GraphBuilder("snell_eval");
     const { cfg } = pm;
     const shape = [batchSize, cfg.inChans, cfg.imgSize, cfg.imgSize];
@@ -135,7 +138,7 @@ export class Evaluator {
       });
     }
     g.output(logits, "logits");
-    const graph = await CompiledGraph.compile(g, { weights: "inputs" });
+    const graph = await CompiledGraph.compile(g, { weights: weightPlacementFor(device), device });
     const ev = new Evaluator(graph, batchSize, cfg.numClasses, shape, merged, dynamicNames.filter((n) => graph.inputs.has(n)));
     if (dense) for (const n of ev.dynamicNames) ev.dynamic[n] = dense.get(n).data;
     return ev;

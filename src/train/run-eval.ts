@@ -3,6 +3,7 @@
  * into the weights where the method allows (one compiled graph whose changing weights are fed) or
  * through the unmerged eval graph.
  */
+import type { Device } from "../runtime/device.js";
 import type { EvalSummary } from "./evaluate.js";
 import { evaluateLoader, Evaluator } from "./evaluate.js";
 import type { RunInputs } from "./run-inputs.js";
@@ -18,6 +19,7 @@ export class RunEvaluation {
     private readonly loader: BatchSource,
     private readonly cfg: TrainerConfig,
     private readonly runInputs: RunInputs,
+    private readonly device: Device = "cpu",
   ) {}
 
   /** Top-1/top-5 on the evaluation set with `values` (default: the live trained values). */
@@ -27,7 +29,7 @@ export class RunEvaluation {
     if (this.cfg.evalMode === "merged" && Evaluator.canMerge(stepper.pm)) {
       const view = stepper.view(values ?? await stepper.trained());
       if (this.evaluator) this.evaluator.update(view);
-      else this.evaluator = await Evaluator.create(view, this.cfg.evalBatchSize ?? 2 * this.cfg.batchSize, { updatable: true });
+      else this.evaluator = await Evaluator.create(view, this.cfg.evalBatchSize ?? 2 * this.cfg.batchSize, { updatable: true, device: this.device });
       const ev = this.evaluator;
       return evaluateLoader((batch) => ev.logits(batch.images), loader, C);
     }

@@ -54,7 +54,7 @@ export class TrainingRun {
     private readonly runLog: RunLog | null,
     readonly state: RunState,
   ) {
-    this.evaluation = setup.evalLoader ? new RunEvaluation(stepper, setup.evalLoader, setup.cfg, runInputs) : null;
+    this.evaluation = setup.evalLoader ? new RunEvaluation(stepper, setup.evalLoader, setup.cfg, runInputs, setup.session?.device) : null;
   }
 
   /** Builds the sessions and hooks; restores the checkpoint when resuming. */

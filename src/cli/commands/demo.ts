@@ -9,6 +9,7 @@ import { pretrainDemoVit } from "../../demo/pretrain.js";
 import { DEMO_METHODS } from "../../demo/methods.js";
 import { DEMO_EPOCHS, DEMO_WEIGHTS, runDemo } from "../../demo/run.js";
 import { EXIT, parseInteger, parseList, println, type CliContext } from "./context.js";
+import { DEVICE_OPTION, deviceOf } from "../device-option.js";
 
 interface DemoFlags {
   epochs?: number;
@@ -19,6 +20,7 @@ interface DemoFlags {
   weights?: string;
   out: string;
   pretrain?: string | boolean;
+  device?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -31,10 +33,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--methods <list>", `comma-separated subset of: ${DEMO_METHODS.map((m) => m.label).join(", ")}`, parseList)
     .option("--weights <file>", "pre-trained demo ViT (default: the shipped demo/pretrained-vit-mnist04.safetensors)")
     .option("--out <dir>", "where the plot goes", "snell-demo")
+    .option(...DEVICE_OPTION)
     .option("--pretrain [file]", "instead of the comparison, pre-train the demo ViT on digits 0-4 (3 epochs, seed 0) and write it (default: the shipped path)")
     .addHelpText("after", "\nThe shipped checkpoint was made by `npx snell demo --pretrain`; the comparison reads it and needs no network.")
     .action(async () => {
       const o = cmd.opts() as DemoFlags;
+      const device = await deviceOf(o);
       if (o.pretrain !== undefined) {
         const out = typeof o.pretrain === "string" ? path.resolve(o.pretrain) : DEMO_WEIGHTS;
         const top1 = await pretrainDemoVit(out, { epochs: o.epochs, seed: o.seed, log: (l) => println(ctx.stderr, l) });
@@ -46,7 +50,7 @@ export function register(program: Command, ctx: CliContext): void {
       // Unset flags stay undefined: runDemo's own defaults apply.
       const r = await runDemo({
         epochs: o.epochs, batch: o.batch, testImages: o.testImages, seed: o.seed, methods: o.methods, weights: o.weights,
-        outDir: o.out, log: (l) => println(ctx.stderr, l),
+        outDir: o.out, device, log: (l) => println(ctx.stderr, l),
       });
       println(ctx.stdout);
       println(ctx.stdout, r.table);

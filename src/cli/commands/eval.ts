@@ -4,9 +4,10 @@ import { DataLoader } from "../../data/loader.js";
 import { writeFileAtomic } from "../../checkpoint/atomic.js";
 import { evaluateLoader, Evaluator } from "../../train/evaluate.js";
 import { checkWritableFile } from "../output-path.js";
-import { EXIT, parseInteger, println, type CliContext } from "./context.js";
+import { EXIT, layeredConfig, parseInteger, println, type CliContext } from "./context.js";
 import { DATASET_FORMATS, defaultSplits, readSplit } from "./setup.js";
 import { addRunOptions, loadTrained } from "./trained.js";
+import { DEVICE_OPTION, deviceOf } from "../device-option.js";
 
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program.command("eval").description("evaluate a trained adapter (top-1 and top-5) on a dataset split");
@@ -18,6 +19,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--batch-size <n>", "evaluation batch size (default 64)", parseInteger("--batch-size"))
     .option("--workers <n>", "image decode threads (at most the cores)", parseInteger("--workers"))
     .option("--threads <n>", "ONNX Runtime threads (default: all cores; results differ in the last bits between counts)", parseInteger("--threads"))
+    .option(...DEVICE_OPTION)
     .option("--skip-bad-images", "skip unreadable images (counted) instead of failing")
     .option("--predictions <file>", "write one JSON line per image: file, label, top-5 classes")
     .option("--json", "print the result as JSON on stdout")
@@ -28,6 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function runEval(cmd: Command, ctx: CliContext): Promise<number> {
   const o = cmd.opts() as { split?: string; batchSize?: number; workers?: number; skipBadImages?: boolean; predictions?: string; json?: boolean };
+  const device = await deviceOf(layeredConfig(cmd));
   // Checked before the evaluation, not after minutes of it.
   if (o.predictions) checkWritableFile(o.predictions, "--predictions");
   const t = loadTrained(cmd);
@@ -35,7 +38,7 @@ async function runEval(cmd: Command, ctx: CliContext): Promise<number> {
   const split = o.split ?? t.spec.evalSplit ?? defaultSplits(t.spec)[1];
   const ds = readSplit(t.spec, split, t.pm.cfg.numClasses);
   const batch = o.batchSize ?? 64;
-  const evaluator = await Evaluator.create(t.pm, batch);
+  const evaluator = await Evaluator.create(t.pm, batch, { device });
   const loader = new DataLoader(ds, { batchSize: batch, transform: t.evalTransform, workers: o.workers ?? 0, skipBadImages: Boolean(o.skipBadImages) });
   try {
     const want = Boolean(o.predictions || o.json);

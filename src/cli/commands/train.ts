@@ -16,6 +16,7 @@ import { isExistingFile } from "../output-path.js";
 import { recipeNames } from "../recipes.js";
 import { checkResumeData, dataIdentity } from "../resume-data.js";
 import { checkOutFolder, prepareRunFolder, settlePrevious } from "../run-folder.js";
+import { DEVICE_OPTION, deviceOf } from "../device-option.js";
 import { checkImageHeaders } from "../../data/preflight.js";
 import { runBehaviour, RUN_SEMANTICS } from "../run-behaviour.js";
 import {
@@ -104,6 +105,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option("--eval-mode <mode>", "evaluate with adapters merged into the weights (fast) or through the unmerged graph").choices(["merged", "graph"]))
     .option("--workers <n>", "image decode threads (at most the cores)", parseInteger("--workers"))
     .option("--threads <n>", "ONNX Runtime threads per graph (default: all cores; results differ in the last bits between counts)", parseInteger("--threads"))
+    .option(...DEVICE_OPTION)
     .option("--allow-outside-paths", "let list files name images outside --data (absolute or ../ paths)")
     .option("--prefetch <n>", "batches decoded ahead", parseInteger("--prefetch"))
     .option("--skip-bad-images", "skip unreadable images (counted) instead of failing")
@@ -122,6 +124,8 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const first = layeredConfig(cmd);
+  // The device is this process's choice (not stored in the run's config): a run trained on a GPU resumes or evaluates anywhere.
+  const device = await deviceOf(first);
   const out = path.resolve(String(first.out ?? "runs/snell"));
   checkOutFolder(out, first);
   const stored = first.resume ? readRunJson(out) : null;
@@ -149,12 +153,14 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const pm = applyAdapters(built.base, spec.peft, { seed: spec.seed });
   println(ctx.stderr, `model ${built.base.name} (${backboneOf(pm.cfg).describe(pm.cfg)}, ${numClasses} classes) + ${pm.config.method} on ${pm.sites.length} modules: ${pm.trainableReport()}`);
   println(ctx.stderr, `data ${spec.data} (${spec.datasetFormat}): ${trainSet.length} training images, ${evalSet.length} evaluation images`);
+  if (device !== "cpu") println(ctx.stderr, `device ${device}: trainable state stays in device memory between steps`);
 
   const stored0 = { ...c, out, data: spec.data, ...(spec.weights ? { weights: spec.weights } : {}) };
   delete (stored0 as ConfigObject).resume;
   delete (stored0 as ConfigObject).config;
   delete (stored0 as ConfigObject).json;
   delete (stored0 as ConfigObject).overwrite;
+  delete (stored0 as ConfigObject).device;
   const transforms = { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) };
   const trainerConfig = trainerConfigOf(c);
   const behaviour = runBehaviour({
@@ -163,7 +169,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
     headInit: backboneOf(pm.cfg).headInit ?? "unrecorded",
   });
   const runJson = {
-    format: "snell-ts/run/1", config: stored0, spec, numClasses, behaviour, dataIdentity: identity,
+    format: "snell-ts/run/1", config: stored0, spec, numClasses, device, behaviour, dataIdentity: identity,
     ...(trainSet.classNames ? { classNames: [...trainSet.classNames] } : {}),
   };
   // Every trainer setting is checked before the first write too (train() checks them after run.json exists).
@@ -187,7 +193,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
       transforms, config: trainerConfig, outDir: out, resume, signal,
       log: (line) => println(ctx.stderr, line),
       progress: c.progress === false ? false : { stream: ctx.stderr },
-      runConfig: stored0 as unknown as JsonValue,
+      runConfig: stored0 as unknown as JsonValue, session: { device },
     }))).catch((e: unknown) => {
       throw withLastCheckpoint(e, out, RUN_FILES.checkpoint);
     });
