@@ -58,6 +58,24 @@ export class ParameterStore {
     return p;
   }
 
+  /** Adds a copy of another store's parameter (same values, shared, not copied), keeping an int8 weight int8. */
+  addFrom(p: Parameter, opts: { trainable?: boolean; decay?: boolean } = {}): Parameter {
+    const decay = opts.decay ?? p.decay;
+    if (!p.quantized) return this.add(p.name, p.shape, p.data, { trainable: opts.trainable ?? p.trainable, decay });
+    if (opts.trainable) throw new ConfigError(`parameter "${p.name}" is an int8 frozen weight and cannot be trained`);
+    return this.addQuantized(p.name, p.shape as [number, number], p.quantized, { decay });
+  }
+
+  /** Replaces a frozen parameter's values by float32 data or an int8 form of the same shape, keeping its place in the order. */
+  replace(name: string, value: Float32Array | QuantizedWeight): void {
+    const p = this.get(name);
+    const tmp = new ParameterStore();
+    const np = value instanceof Float32Array
+      ? tmp.add(name, p.shape, value, { trainable: p.trainable, decay: p.decay })
+      : tmp.addQuantized(name, p.shape as [number, number], value, { decay: p.decay });
+    this.map.set(name, np); // an existing key keeps its place in a Map's order
+  }
+
   has(name: string): boolean {
     return this.map.has(name);
   }

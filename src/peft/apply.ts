@@ -196,6 +196,7 @@ export function applyAdapters(model: BaseModel, config: PeftConfig | Record<stri
   let params = new ParameterStore();
   const baseNames: string[] = [];
   for (const p of model.params.list()) {
+    if (p.quantized && method.backboneTrainable?.(p.name, gcfg)) throw new ConfigError(`${cfg.method} trains "${p.name}", which this backbone holds int8 (frozen weights only); use backbone precision fp32`);
     if (p.quantized) params.addQuantized(p.name, p.shape as [number, number], p.quantized, { decay: p.decay });
     else params.add(p.name, p.shape, p.data, { trainable: method.backboneTrainable?.(p.name, gcfg) ?? false, decay: p.decay });
     baseNames.push(p.name);
@@ -209,11 +210,9 @@ export function applyAdapters(model: BaseModel, config: PeftConfig | Record<stri
     for (const n of names) params.get(n).trainable = true;
   }
 
-  if (parseBackbonePrecision(backbonePrecision) === "int8") {
-    const why = `${cfg.method} with backbonePrecision int8`;
-    if (params.list().some((p) => p.quantized && p.trainable)) throw new ConfigError(`${why}: an int8 weight would be trained; use fp32`);
-    params = quantizeParams(params, int8WeightNames(model.cfg), why);
-  }
+  const trainedInt8 = params.list().find((p) => p.quantized && p.trainable);
+  if (trainedInt8) throw new ConfigError(`${cfg.method}.modulesToSave trains "${trainedInt8.name}", which this backbone holds int8 (frozen weights only); use backbone precision fp32`);
+  if (parseBackbonePrecision(backbonePrecision) === "int8") params = quantizeParams(params, int8WeightNames(model.cfg), `${cfg.method} with backbonePrecision int8`);
   const rng = new Rng(seed);
   const added: string[] = [];
   for (const site of sites) {

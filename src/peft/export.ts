@@ -23,6 +23,11 @@ export interface ExportOptions {
    * they pass the 2 GiB protobuf limit (ViT-H); onnxruntime finds the side file next to the model.
    */
   externalData?: boolean | "auto";
+  /**
+   * An int8 inference graph: the merged block linears quantized per output channel (W0 + dW quantized
+   * again) and run with per-row int8 activations, as `backbonePrecision: "int8"` trains. Needs merging.
+   */
+  int8?: boolean;
 }
 
 export interface ExportResult {
@@ -38,20 +43,21 @@ export interface ExportResult {
 /** The unmerged graph with every tensor frozen, so that all become initializers. */
 function frozen(pm: PeftModel): PeftModel {
   const ps = new ParameterStore();
-  for (const p of pm.params.list()) ps.add(p.name, p.shape, p.data, { trainable: false, decay: p.decay });
+  for (const p of pm.params.list()) ps.addFrom(p, { trainable: false });
   return new PeftModel(pm.cfg, ps, pm.config, pm.method, pm.sites, pm.baseNames, pm.addedNames, pm.baseName);
 }
 
 /** The inference graph of `pm`: pixel_values [batch, C, H, W] -> logits, merged when asked and allowed. */
-function exportGraph(pm: PeftModel, batch: number, mode: boolean | "auto"): { g: GraphBuilder; merged: boolean } {
+function exportGraph(pm: PeftModel, batch: number, mode: boolean | "auto", int8 = false): { g: GraphBuilder; merged: boolean } {
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`exportOnnx: batch must be a positive integer, got ${batch}`);
   const doMerge = mode === "auto" ? canMerge(pm) : mode;
+  if (int8 && !doMerge) throw new ConfigError(`exportOnnx: an int8 export merges the adapter into the weights; method "${pm.method.name}" cannot be merged`);
   const g = new GraphBuilder("snell_export");
   const { cfg } = pm;
   const images = g.input("pixel_values", [batch, cfg.inChans, cfg.imgSize, cfg.imgSize]);
   let logits;
   if (doMerge) {
-    const dense = merge(pm);
+    const dense = merge(pm, { int8 });
     logits = backboneOf(cfg).forward(g, new ParamBinder(g, dense), cfg, images);
   } else {
     const f = frozen(pm);
@@ -68,8 +74,8 @@ function exportGraph(pm: PeftModel, batch: number, mode: boolean | "auto"): { g:
  * @example
  * const { bytes } = exportOnnxBytes(pm, { batch: 1 });
  */
-export function exportOnnxBytes(pm: PeftModel, { batch = 1, merge: mode = "auto" }: Omit<ExportOptions, "externalData"> = {}): { bytes: Uint8Array; merged: boolean } {
-  const { g, merged } = exportGraph(pm, batch, mode);
+export function exportOnnxBytes(pm: PeftModel, { batch = 1, merge: mode = "auto", int8 = false }: Omit<ExportOptions, "externalData"> = {}): { bytes: Uint8Array; merged: boolean } {
+  const { g, merged } = exportGraph(pm, batch, mode, int8);
   return { bytes: writeModel(g, { weights: "graph" }).bytes, merged };
 }
 
@@ -81,8 +87,8 @@ export function exportOnnxBytes(pm: PeftModel, { batch = 1, merge: mode = "auto"
  * exportOnnx(pm, "model.onnx", { batch: 1 });
  * const session = await ort.InferenceSession.create("model.onnx");
  */
-export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto", externalData = "auto" }: ExportOptions = {}): ExportResult {
-  const { g, merged: doMerge } = exportGraph(pm, batch, mode);
+export function exportOnnx(pm: PeftModel, file: string, { batch = 1, merge: mode = "auto", externalData = "auto", int8 = false }: ExportOptions = {}): ExportResult {
+  const { g, merged: doMerge } = exportGraph(pm, batch, mode, int8);
   const weightBytes = g.initializers.reduce((s, v) => s + v.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[v.dtype], 0);
   if (externalData === true || (externalData === "auto" && weightBytes > PROTOBUF_LIMIT)) {
     const saved = saveModel(g, file);

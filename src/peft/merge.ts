@@ -3,8 +3,10 @@
  * plain backbone state dict. Each site's rows come from its backbone (ViT's q, k and v are thirds of timm's fused qkv).
  */
 import { ConfigError, InternalError } from "../errors.js";
+import { quantizeWeight } from "../ir/int8-matmul.js";
 import { ParameterStore } from "../ir/parameters.js";
 import type { BackboneConfigBase } from "../models/backbone.js";
+import { int8WeightNames } from "../models/backbone-precision.js";
 import { backboneOf } from "../models/registry.js";
 import type { PeftModel } from "./apply.js";
 import type { SiteInfo } from "./method.js";
@@ -21,6 +23,15 @@ export function canMerge(pm: PeftModel): boolean {
   return pm.sites.length === 0 || typeof pm.method.delta === "function";
 }
 
+/** Options of `merge`. */
+export interface MergeOptions {
+  /**
+   * Keep the backbone's int8 weights int8 (an adapted one becomes W0 + dW quantized again per output
+   * channel), for an int8 inference graph. Default false: every weight float32, W0 dequantized + dW.
+   */
+  int8?: boolean;
+}
+
 /**
  * Dense weights of the adapted model: every backbone parameter (trained ones with their current
  * values) with W0 + dW at each adapted site, all frozen; the method's own tensors are dropped.
@@ -29,7 +40,7 @@ export function canMerge(pm: PeftModel): boolean {
  * @example
  * const dense = merge(pm);   // a ParameterStore with timm keys, ready for the backbone's forward or exportOnnx
  */
-export function merge(pm: PeftModel): ParameterStore {
+export function merge(pm: PeftModel, { int8 = false }: MergeOptions = {}): ParameterStore {
   if (!canMerge(pm)) {
     throw new ConfigError(`merge: method "${pm.method.name}" defines no delta(); its adapter is not a linear update of the weights (e.g. down, GELU, up) and cannot be merged. Export the unmerged model instead (exportOnnx with merge: false)`);
   }
@@ -37,9 +48,12 @@ export function merge(pm: PeftModel): ParameterStore {
   const out = new ParameterStore();
   for (const n of pm.baseNames) {
     const p = pm.params.get(n);
-    out.add(n, p.shape, p.data, { trainable: false, decay: p.decay });
+    // float32 output: an int8 weight's `data` is its dequantized W0.
+    if (int8) out.addFrom(p, { trainable: false });
+    else out.add(n, p.shape, p.data, { trainable: false, decay: p.decay });
   }
   const copied = new Set<string>();
+  const requantize = new Map<string, Float32Array>();
   for (const site of pm.sites) {
     const dW = pm.method.delta!(pm.params, site, cfg);
     if (dW.length !== site.nIn * site.nOut) {
@@ -52,14 +66,22 @@ export function merge(pm: PeftModel): ParameterStore {
     }
     // Copy once: the base model shares these arrays.
     if (!copied.has(key)) {
-      out.set(key, Float32Array.from(w.data));
+      if (w.quantized) requantize.set(key, w.data); // dequantized into a fresh array
+      else out.set(key, Float32Array.from(w.data));
       copied.add(key);
     }
-    const W = w.data, nIn = site.nIn, nOut = site.nOut;
+    const W = requantize.get(key) ?? w.data, nIn = site.nIn, nOut = site.nOut;
     // W is [out, in] (timm); dW is [in, out].
     for (let o = 0; o < nOut; o++) {
       const row = (rowOffset + o) * nIn;
       for (let i = 0; i < nIn; i++) W[row + i]! += dW[i * nOut + o]!;
+    }
+  }
+  // W0 + dW quantized again per output channel (its range may have grown); a float32 model's block linears quantized.
+  if (int8) {
+    for (const key of int8WeightNames(pm.cfg)) {
+      const w = out.get(key), W = requantize.get(key) ?? (w.quantized ? null : w.data);
+      if (W) out.replace(key, quantizeWeight(W, w.shape[0]!, w.shape[1]!));
     }
   }
   return out;

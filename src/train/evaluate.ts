@@ -81,7 +81,7 @@ export async function evaluateLoader(run: LogitsFn, loader: BatchSource, numClas
 /** A copy of `pm` whose tensors are all frozen (they become fed weights, not state). */
 function frozenModel(pm: PeftModel): PeftModel {
   const ps = new ParameterStore();
-  for (const p of pm.params.list()) ps.add(p.name, p.shape, p.data, { trainable: false, decay: p.decay });
+  for (const p of pm.params.list()) ps.addFrom(p, { trainable: false });
   return new PeftModel(pm.cfg, ps, pm.config, pm.method, pm.sites, pm.baseNames, pm.addedNames, pm.baseName);
 }
 
@@ -108,7 +108,8 @@ export class Evaluator {
 
   /** Whether `create` can fold this model's adapters into the weights. */
   static canMerge(pm: PeftModel): boolean {
-    return canMerge(pm);
+    // An int8 backbone runs unmerged: merging would requantize W0 + dW, which is not the model that trained.
+    return canMerge(pm) && pm.backbonePrecision === "fp32";
   }
 
   /** `device` runs the graph there (default "cpu"); on a GPU the frozen weights live in the graph, the updatable ones are fed. */
@@ -117,7 +118,7 @@ export class Evaluator {
     const { cfg } = pm;
     const shape = [batchSize, cfg.inChans, cfg.imgSize, cfg.imgSize];
     const images = g.input("images", shape);
-    const merged = canMerge(pm);
+    const merged = Evaluator.canMerge(pm);
     let logits;
     let dynamicNames: string[] = [];
     let dense: ParameterStore | null = null;

@@ -104,7 +104,10 @@ export class Stepper {
   view(values: Readonly<Record<string, Float32Array>>): PeftModel {
     const pm = this.pm;
     const ps = new ParameterStore();
-    for (const p of pm.params.list()) ps.add(p.name, p.shape, values[p.name] ?? p.data, { trainable: p.trainable, decay: p.decay });
+    for (const p of pm.params.list()) {
+      if (values[p.name] || !p.quantized) ps.add(p.name, p.shape, values[p.name] ?? p.data, { trainable: p.trainable, decay: p.decay });
+      else ps.addFrom(p);
+    }
     this.runtime.storeInto?.(ps);
     return new PeftModel(pm.cfg, ps, pm.config, pm.method, pm.sites, pm.baseNames, pm.addedNames, pm.baseName);
   }

@@ -12,8 +12,11 @@ import type { ParameterStore } from "../../src/ir/parameters.js";
 import { int8WeightNames } from "../../src/models/backbone-precision.js";
 import { createVitParams, type VitConfig } from "../../src/models/vit.js";
 import { applyAdapters } from "../../src/peft/apply.js";
+import { exportOnnxBytes } from "../../src/peft/export.js";
 import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
+import { ort } from "../../src/runtime/ort.js";
+import { Evaluator } from "../../src/train/evaluate.js";
 import { trainSteps } from "../helpers/train-steps.js";
 
 function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
@@ -115,4 +118,28 @@ describe("reduced ViT with an int8 backbone", () => {
       assert.ok(q.some((l, i) => l !== f[i]), "int8 gave the float32 curve bit for bit: the int8 path did not run");
     });
   }
+
+  test("exports: the int8 ONNX model (W0 + dW requantized) and the float32 merge (W0 dequantized + dW) give eval's logits", async () => {
+    const pm = applyAdapters({ cfg, params }, { method: "lora", rank: 4 }, { seed: 1, backbonePrecision: "int8" });
+    await trainSteps(pm, images, labels, 10);
+    const ev = await Evaluator.create(pm, B);
+    assert.equal(ev.merged, false, "an int8 backbone evaluates unmerged");
+    const ref = await ev.logits(images);
+    await ev.release();
+    const run = async (int8: boolean) => {
+      const s = await ort.InferenceSession.create(exportOnnxBytes(pm, { batch: B, int8 }).bytes);
+      const r = await s.run({ pixel_values: new ort.Tensor("float32", images, [B, 3, 16, 16]) });
+      await s.release();
+      return r.logits!.data as Float32Array;
+    };
+    const argmax = (l: Float32Array) => Array.from({ length: B }, (_, i) => l.subarray(i * 5, i * 5 + 5).indexOf(Math.max(...l.subarray(i * 5, i * 5 + 5))));
+    for (const int8 of [true, false]) {
+      const l = await run(int8);
+      const e = relErr(l, ref);
+      // int8 export: LoRA's dW requantized with W0 (one more rounding); fp32 merge: W0 not quantized, the activations not either.
+      assert.ok(e < 0.02, `int8 export ${int8}: logits differ from eval by ${e.toFixed(4)} (relative)`);
+      assert.deepEqual(argmax(l), argmax(ref), `int8 export ${int8}: predicted classes differ`);
+      if (int8) assert.ok(e > 0, "the int8 export gave eval's logits bit for bit: not requantized?");
+    }
+  });
 });

@@ -17,11 +17,13 @@ import { makeTransform, PRESETS, type PresetName, type TransformSpec } from "../
 import { readVtab, VTAB_SPLITS, type VtabSplit } from "../../data/vtab.js";
 import { ConfigError, FormatError, unknownName } from "../../errors.js";
 import type { BackboneConfigBase, PretrainedCfg } from "../../models/backbone.js";
+import { int8WeightNames, parseBackbonePrecision, quantizeParams, type BackbonePrecision } from "../../models/backbone-precision.js";
 import { checkModelFits } from "../../models/memory-estimate.js";
 import { loadPretrained, type RawTensor } from "../../models/load.js";
 import { backboneOf, checkpointLayouts, resolveVariant } from "../../models/registry.js";
 import type { BaseModel } from "../../peft/apply.js";
 import { getMethod } from "../../peft/registry.js";
+import type { ParameterStore } from "../../ir/parameters.js";
 import { Rng } from "../../random.js";
 import type { ConfigObject } from "../config-file.js";
 import { getRecipe } from "../recipes.js";
@@ -54,6 +56,8 @@ export interface RunSpec {
   classNames?: string[];
   /** List entries may be absolute or leave the data folder (--allow-outside-paths). */
   allowOutsidePaths?: boolean;
+  /** "int8": the frozen block linears are stored and run int8 (`--backbone-precision`); absent: fp32. */
+  backbonePrecision?: BackbonePrecision;
 }
 
 /** Our variant for the authors' `--model_name vit_base_patch16_224_in21k`. */
@@ -124,6 +128,7 @@ export function runSpecOf(c: ConfigObject, fromRecipe: ReadonlySet<string> = new
   for (const k of ["data", "fgvcName", "trainSplit", "evalSplit"] as const) if (c[k] !== undefined) spec[k] = String(c[k]);
   if (c.numClasses !== undefined) spec.numClasses = c.numClasses as number;
   if (c.allowOutsidePaths === true) spec.allowOutsidePaths = true;
+  if (c.backbonePrecision !== undefined && parseBackbonePrecision(c.backbonePrecision) === "int8") spec.backbonePrecision = "int8";
   if (c.mean !== undefined) spec.mean = numberList("--mean", c.mean);
   if (c.std !== undefined) spec.std = numberList("--std", c.std);
   if (c.arch !== undefined) spec.arch = c.arch as Record<string, unknown>;
@@ -248,7 +253,7 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
   const weights = spec.weights ?? shippedWeights(pretrained);
   if (!weights) {
     if (pretrained) notes.push(`warning: no --weights given; ${name} starts from random weights`);
-    return { base: { cfg, params, name }, pretrained, notes };
+    return { base: { cfg, params: atPrecision(spec, cfg, params), name }, pretrained, notes };
   }
   spec = { ...spec, weights };
   const raw = readWeightFile(weights);
@@ -271,7 +276,12 @@ export function buildBase(spec: RunSpec, numClasses: number): BuiltBase {
   notes.push(`loaded ${report.loaded.length} tensors from ${spec.weights} (${source} layout)` +
     (report.mismatched.length ? "; head re-initialised for the new classes" : "") +
     (report.unexpected.length ? `; ignored ${report.unexpected.length} unused tensors (e.g. ${report.unexpected.slice(0, 2).join(", ")})` : ""));
-  return { base: { cfg, params, name }, pretrained, notes };
+  return { base: { cfg, params: atPrecision(spec, cfg, params), name }, pretrained, notes };
+}
+
+/** The loaded store, its block linears int8 for `--backbone-precision int8` (the float32 copies become garbage here). */
+function atPrecision(spec: RunSpec, cfg: BackboneConfigBase, params: ParameterStore): ParameterStore {
+  return spec.backbonePrecision === "int8" ? quantizeParams(params, int8WeightNames(cfg), "--backbone-precision int8") : params;
 }
 
 /**

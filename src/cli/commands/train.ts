@@ -16,6 +16,7 @@ import { isExistingFile } from "../output-path.js";
 import { recipeNames } from "../recipes.js";
 import { checkResumeData, dataIdentity } from "../resume-data.js";
 import { checkOutFolder, prepareRunFolder, settlePrevious } from "../run-folder.js";
+import { backbonePrecisionOption } from "../precision-option.js";
 import { DEVICE_OPTION, deviceOf } from "../device-option.js";
 import { checkImageHeaders } from "../../data/preflight.js";
 import { runBehaviour, RUN_SEMANTICS } from "../run-behaviour.js";
@@ -105,6 +106,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option("--eval-mode <mode>", "evaluate with adapters merged into the weights (fast) or through the unmerged graph").choices(["merged", "graph"]))
     .option("--workers <n>", "image decode threads (at most the cores)", parseInteger("--workers"))
     .option("--threads <n>", "ONNX Runtime threads per graph (default: all cores; results differ in the last bits between counts)", parseInteger("--threads"))
+    .addOption(backbonePrecisionOption())
     .option(...DEVICE_OPTION)
     .option("--allow-outside-paths", "let list files name images outside --data (absolute or ../ paths)")
     .option("--prefetch <n>", "batches decoded ahead", parseInteger("--prefetch"))
@@ -150,8 +152,8 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   for (const n of dataNotes) println(ctx.stderr, n);
   const built = buildBase(spec, numClasses);
   for (const n of built.notes) println(ctx.stderr, n);
-  const pm = applyAdapters(built.base, spec.peft, { seed: spec.seed });
-  println(ctx.stderr, `model ${built.base.name} (${backboneOf(pm.cfg).describe(pm.cfg)}, ${numClasses} classes) + ${pm.config.method} on ${pm.sites.length} modules: ${pm.trainableReport()}`);
+  const pm = applyAdapters(built.base, spec.peft, { seed: spec.seed, ...(spec.backbonePrecision ? { backbonePrecision: spec.backbonePrecision } : {}) });
+  println(ctx.stderr, `model ${built.base.name} (${backboneOf(pm.cfg).describe(pm.cfg)}, ${numClasses} classes${pm.backbonePrecision === "int8" ? ", int8 block linears" : ""}) + ${pm.config.method} on ${pm.sites.length} modules: ${pm.trainableReport()}`);
   println(ctx.stderr, `data ${spec.data} (${spec.datasetFormat}): ${trainSet.length} training images, ${evalSet.length} evaluation images`);
   if (device !== "cpu") println(ctx.stderr, `device ${device}: trainable state stays in device memory between steps`);
 

@@ -9,6 +9,7 @@ import type { TransformSpec } from "../../data/transforms.js";
 import type { ConfigObject } from "../config-file.js";
 import { layeredConfig, readRunJson, runDirOf } from "./context.js";
 import { buildBase, runSpecOf, transformFor, type RunSpec } from "./setup.js";
+import { backbonePrecisionOption } from "../precision-option.js";
 
 /** Options every command that reads a trained run shares. */
 export function addRunOptions(cmd: Command): Command {
@@ -17,6 +18,7 @@ export function addRunOptions(cmd: Command): Command {
     .option("--adapter <dir>", "an adapter folder (adapter_config.json + adapter_model.safetensors); default <out>/adapter")
     .option("--weights <file>", "backbone weights (default: the ones the run used)")
     .option("--weights-format <fmt>", "auto | timm | npz | mae | mocov3")
+    .addOption(backbonePrecisionOption())
     .option("--config <file>", "JSON or YAML file with these options");
 }
 
