@@ -15,7 +15,7 @@ import { preAction } from "./pre-action.js";
  * Command modules, in help order. Each exports `register(program, ctx)` (CommandModule); a listed
  * module that does not exist yet (the demo) is left out of the program.
  */
-export const COMMANDS = ["train", "eval", "predict", "merge", "export", "info", "golden", "demo", "submit", "sweep", "worker", "status", "report"] as const;
+export const COMMANDS = ["train", "eval", "predict", "merge", "export", "info", "golden", "demo", "submit", "sweep", "worker", "status", "report", "web"] as const;
 
 async function loadCommand(name: string): Promise<CommandModule | null> {
   try {
