@@ -107,7 +107,8 @@ describe("seeded dropout", () => {
     const bank = bankValues(size), spare = size - n;
     for (const s of [1n, 2n, -3n]) {
       const u = (await c.run({ seed: BigInt64Array.of(s) })).u!.data as Float32Array;
-      const o = hashRef(s, salt, 0) % (spare + 1), e = (hashRef(s, salt, 1) % spare) + n;
+      // the backward read covers m = 32 x 32 >= n entries ending at e (its reversal grid)
+      const m = 1024, o = hashRef(s, salt, 0) % (spare + 1), e = (hashRef(s, salt, 1) % (size - m + 1)) + m - 1;
       for (let i = 0; i < n; i++) {
         const sum = bank[o + i]! + bank[e - i]!;
         assert.equal(u[i], sum >= 1 ? sum - 1 : sum, `seed ${s} element ${i}`);

@@ -185,9 +185,12 @@ export function bankValues(size: number): Float32Array {
   return out;
 }
 
-/** The bank shared by every mask of n elements in this graph: a power of two with > MIN_OFFSETS spare. */
+/**
+ * The bank shared by every mask of n elements in this graph: a power of two with > MIN_OFFSETS spare
+ * beyond the m >= n entries a backward read takes (see readBackward).
+ */
 function bankFor(g: GraphBuilder, n: number): Value {
-  const size = 2 ** Math.ceil(Math.log2(n + MIN_OFFSETS + 1));
+  const size = 2 ** Math.ceil(Math.log2(reverseGrid(n).m + MIN_OFFSETS + 1));
   // Offsets and window ends are int32 (see readAt): a bank of 2^30 keeps them below 2^31.
   if (size > 2 ** 30) throw new ShapeError(`random mask: ${n} elements need a bank over 2^30`);
   let byGraph = banks.get(g);
@@ -202,13 +205,36 @@ function bankFor(g: GraphBuilder, n: number): Value {
 }
 
 /**
- * n entries of `bank` from a run-time `start` (int32 [1]), forwards or backwards. Start and end are
- * computed in int32 and cast to the int64 Slice wants only at the end: WebGPU has no int64 arithmetic
- * (Slice reads its starts and ends from host memory, so ORT copies the two numbers back).
+ * n entries of `bank` forwards from a run-time `start` (int32 [1]). Start and end are computed in int32
+ * and cast to the int64 Slice wants only at the end: WebGPU has no int64 arithmetic (Slice reads its
+ * starts and ends from host memory, so ORT copies the two numbers back).
  */
-function readAt(g: GraphBuilder, bank: Value, start: Value, n: number, step: 1 | -1): Value {
-  const end = g.Add(start, g.scalar(step * n, "int32"));
-  return g.op("SliceAt", [bank, g.Cast(start, "int64"), g.Cast(end, "int64"), g.ints([0]), g.ints([step]), g.scalar(n, "int64")])[0]!;
+function readAt(g: GraphBuilder, bank: Value, start: Value, n: number): Value {
+  const end = g.Add(start, g.scalar(n, "int32"));
+  return g.op("SliceAt", [bank, g.Cast(start, "int64"), g.Cast(end, "int64"), g.ints([0]), g.ints([1]), g.scalar(n, "int64")])[0]!;
+}
+
+/** The sides of the [rows, cols] grid a backward read of n entries is reversed in: cols ~ sqrt(n). */
+function reverseGrid(n: number): { rows: number; cols: number; m: number } {
+  const cols = 2 ** Math.ceil(Math.log2(Math.sqrt(n)));
+  const rows = Math.ceil(n / cols);
+  return { rows, cols, m: rows * cols };
+}
+
+/**
+ * bank[e], bank[e - 1], ..., bank[e - n + 1] for a run-time `e` (int32 [1], e >= m - 1): a forward read
+ * of m >= n entries ending at e, reversed as a [rows, cols] grid (rows reversed, then columns: two
+ * Gathers with index rows of ~sqrt(n)), of which the first n. A Slice with step -1 would do it in one
+ * node, but onnxruntime-node 1.30's WebGPU Slice ignores the start with a negative step (it reads
+ * from the end of the axis), and a reversed index of n entries would cost as much memory as the mask.
+ */
+function readBackward(g: GraphBuilder, bank: Value, e: Value, n: number): Value {
+  const { rows, cols, m } = reverseGrid(n);
+  const fwd = readAt(g, bank, g.Sub(e, g.scalar(m - 1, "int32")), m);
+  const rev = (k: number) => g.constant(Array.from({ length: k }, (_, i) => k - 1 - i), [k], "int32");
+  const grid = g.Gather(g.Gather(g.Reshape(fwd, [rows, cols]), rev(rows), 0), rev(cols), 1);
+  const flat = g.Reshape(grid, [m]);
+  return m === n ? flat : g.Slice(flat, [0], [n], [0]);
 }
 
 /** x mod m for int32 0 <= x < 2^31 and a constant 0 < m < 2^31 (int32 Mod has no WebGPU kernel). */
@@ -230,11 +256,12 @@ function modInt32(g: GraphBuilder, x: Value, m: number): Value {
  */
 export function uniforms(g: GraphBuilder, seed: Value, n: number, salt: number): Value {
   const bank = bankFor(g, n);
-  const spare = bank.shape[0]! - n; // > MIN_OFFSETS
+  const size = bank.shape[0]!, spare = size - n; // > MIN_OFFSETS
+  const { m } = reverseGrid(n);
   const [h0, h1] = g.Split(hashBits(g, seed, [2], salt), [1, 1], 0) as [Value, Value];
-  // forward start in [0, spare]; the backward read runs from e down to e - n + 1 >= 1 (end index >= 0)
-  const fwd = readAt(g, bank, modInt32(g, h0, spare + 1), n, 1);
-  const back = readAt(g, bank, g.Add(modInt32(g, h1, spare), g.scalar(n, "int32")), n, -1);
+  // forward start in [0, spare]; the backward read ends at e in [m - 1, size - 1] (size - m + 1 > MIN_OFFSETS values)
+  const fwd = readAt(g, bank, modInt32(g, h0, spare + 1), n);
+  const back = readBackward(g, bank, g.Add(modInt32(g, h1, size - m + 1), g.scalar(m - 1, "int32")), n);
   const sum = g.Add(fwd, back); // exact: both on the 2^-23 grid, sum < 2
   return g.Sub(sum, g.Cast(g.GreaterOrEqual(sum, g.scalar(1, "float32")), "float32"));
 }
