@@ -3,13 +3,14 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
+ * [--rank 8] [--sparsity 0.9] [--backbone-precision fp32|int8] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
 import { ConfigError, SnellError } from "../src/errors.js";
 import { GraphBuilder } from "../src/ir/builder.js";
 import { crossEntropy } from "../src/ir/losses.js";
 import type { Value } from "../src/ir/value.js";
+import { parseBackbonePrecision } from "../src/models/backbone-precision.js";
 import { backboneOf, resolveVariant } from "../src/models/registry.js";
 import { applyAdapters } from "../src/peft/apply.js";
 import { thresholdOf } from "../src/peft/snell/threshold-graph.js";
@@ -37,6 +38,7 @@ const threads = Number(opt("threads", String(availableParallelism())));
 const rank = Number(opt("rank", "8"));
 const sparsity = Number(opt("sparsity", "0.9"));
 const device = parseDevice(opt("device", "cpu"));
+const precision = parseBackbonePrecision(opt("backbone-precision", "fp32"));
 
 const profile = opt("profile", "");
 /** ORT memory arena: unset keeps the engine's default. */
@@ -105,7 +107,8 @@ async function main(): Promise<void> {
   if (!Object.prototype.hasOwnProperty.call(ARCH, model)) throw new ConfigError(`bench/child: unknown --model "${model}"; known: ${Object.keys(ARCH).join(", ")}`);
   const cfg = resolveVariant(ARCH[model], { numClasses: 10 }).config;
   const rng = new Rng(0);
-  const pm = applyAdapters({ cfg, params: backboneOf(cfg).createParams(cfg, rng) }, peftConfig(), { seed: 0 });
+  // The float32 store is garbage once applyAdapters has quantized it (int8): nothing here keeps it.
+  const pm = applyAdapters({ cfg, params: backboneOf(cfg).createParams(cfg, rng) }, peftConfig(), { seed: 0, backbonePrecision: precision });
   const rssBuilt = currentRssMiB();
   const tc = performance.now();
   const session = await TrainSession.create({
@@ -158,7 +161,7 @@ async function main(): Promise<void> {
   await session.release();
 
   const out: Record<string, unknown> = {
-    engine: "snell-ts", device, model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
+    engine: "snell-ts", device, backbone_precision: precision, model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
     step_s: stepS, cpu_s: cpuS, page_faults: faults, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
     peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled, js_heap_compiled_mib: jsHeapCompiled,
     trainable: pm.trainableCounts().trainable, losses,

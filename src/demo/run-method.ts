@@ -7,6 +7,7 @@ import { readSafetensors } from "../checkpoint/safetensors.js";
 import type { Device } from "../runtime/device.js";
 import { loadPretrained } from "../models/load.js";
 import { backboneOf } from "../models/registry.js";
+import type { BackbonePrecision } from "../models/backbone-precision.js";
 import { applyAdapters } from "../peft/apply.js";
 import { Rng } from "../random.js";
 import { train } from "../train/trainer.js";
@@ -42,6 +43,8 @@ export interface RunMethodOptions {
   outDir?: string;
   /** Where the step and eval graphs run (default "cpu"). */
   device?: Device;
+  /** "int8": the frozen backbone's block linears int8 (full fine-tuning, which trains them, stays fp32). */
+  backbonePrecision?: BackbonePrecision;
 }
 
 export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: string) => void = () => {}): Promise<MethodRun> {
@@ -51,7 +54,8 @@ export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: 
   pretrained.delete("head.weight");
   pretrained.delete("head.bias");
   loadPretrained(params, pretrained, { strict: true, ignoreMissing: (name) => name.startsWith("head.") });
-  const model = applyAdapters({ cfg: DEMO_VIT, params, name: "demo-vit-mnist04" }, m.peft, { seed: o.seed });
+  const int8 = o.backbonePrecision === "int8" && m.peft.method !== "full";
+  const model = applyAdapters({ cfg: DEMO_VIT, params, name: "demo-vit-mnist04" }, m.peft, { seed: o.seed, ...(int8 ? { backbonePrecision: "int8" as const } : {}) });
   const task = downstreamTask(o.testImages);
   const { train: trainSet, test } = o.validation ? splitTrainVal(task.train) : task;
   const r = await train({
@@ -61,7 +65,7 @@ export async function runMethod(m: DemoMethod, o: RunMethodOptions, log: (line: 
     onEpoch: (e) => log(`${m.label} epoch ${e.epoch + 1}/${o.epochs}: loss ${e.loss.toFixed(4)}, test top-1 ${e.top1!.toFixed(2)}% (${e.seconds.toFixed(1)} s)`),
   });
   return {
-    label: m.label,
+    label: m.label + (o.backbonePrecision === "int8" && !int8 ? " (fp32)" : ""),
     history: r.history.map((h) => ({ epoch: h.epoch + 1, loss: h.loss, top1: h.top1!, seconds: h.seconds })),
     last: r.last!.top1, best: r.best!.top1,
     secondsPerStep: r.medianStepSeconds, peakRssMiB: r.peakRssMiB, seconds: r.seconds,

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.js";
+import type { BackbonePrecision } from "../models/backbone-precision.js";
 import type { Device } from "../runtime/device.js";
 import { writeTrainingCurvesPng } from "../plot/training-curves.js";
 import { DEMO_METHODS } from "./methods.js";
@@ -33,6 +34,8 @@ export interface DemoOptions {
   outDir?: string;
   /** Where each method's graphs run (default "cpu"). */
   device?: Device;
+  /** "int8": every method but full fine-tuning trains over an int8 frozen backbone (see RunMethodOptions). */
+  backbonePrecision?: BackbonePrecision;
   log?: (line: string) => void;
 }
 
@@ -105,9 +108,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const opts: RunMethodOptions = {
     weights, epochs: o.epochs ?? DEMO_EPOCHS, batch: o.batch ?? 32, seed: o.seed ?? 0, ...(o.testImages ? { testImages: o.testImages } : {}),
     ...(o.device && o.device !== "cpu" ? { device: o.device } : {}),
+    ...(o.backbonePrecision === "int8" ? { backbonePrecision: "int8" as const } : {}),
   };
   log(`demo: ViT (dim 64, depth 4) pre-trained on MNIST digits 0-4; adapting to digits 5-9 with 1,000 training images, ${opts.epochs} epochs, ` +
-    `testing on ${opts.testImages ? `${opts.testImages} of ` : ""}MNIST's test digits 5-9${opts.device ? `, on ${opts.device}` : ""}`);
+    `testing on ${opts.testImages ? `${opts.testImages} of ` : ""}MNIST's test digits 5-9${opts.device ? `, on ${opts.device}` : ""}${opts.backbonePrecision ? ", int8 frozen backbone (full fine-tuning fp32)" : ""}`);
   const rows: MethodRun[] = [];
   for (const label of labels) {
     log(`demo: ${label}`);

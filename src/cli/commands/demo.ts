@@ -10,6 +10,7 @@ import { DEMO_METHODS } from "../../demo/methods.js";
 import { DEMO_EPOCHS, DEMO_WEIGHTS, runDemo } from "../../demo/run.js";
 import { EXIT, parseInteger, parseList, println, type CliContext } from "./context.js";
 import { DEVICE_OPTION, deviceOf } from "../device-option.js";
+import { backbonePrecisionOption } from "../precision-option.js";
 
 interface DemoFlags {
   epochs?: number;
@@ -21,6 +22,7 @@ interface DemoFlags {
   out: string;
   pretrain?: string | boolean;
   device?: string;
+  backbonePrecision?: "fp32" | "int8";
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -34,6 +36,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--weights <file>", "pre-trained demo ViT (default: the shipped demo/pretrained-vit-mnist04.safetensors)")
     .option("--out <dir>", "where the plot goes", "snell-demo")
     .option(...DEVICE_OPTION)
+    .addOption(backbonePrecisionOption())
     .option("--pretrain [file]", "instead of the comparison, pre-train the demo ViT on digits 0-4 (3 epochs, seed 0) and write it (default: the shipped path)")
     .addHelpText("after", "\nThe shipped checkpoint was made by `npx snell demo --pretrain`; the comparison reads it and needs no network.")
     .action(async () => {
@@ -50,7 +53,7 @@ export function register(program: Command, ctx: CliContext): void {
       // Unset flags stay undefined: runDemo's own defaults apply.
       const r = await runDemo({
         epochs: o.epochs, batch: o.batch, testImages: o.testImages, seed: o.seed, methods: o.methods, weights: o.weights,
-        outDir: o.out, device, log: (l) => println(ctx.stderr, l),
+        outDir: o.out, device, ...(o.backbonePrecision ? { backbonePrecision: o.backbonePrecision } : {}), log: (l) => println(ctx.stderr, l),
       });
       println(ctx.stdout);
       println(ctx.stdout, r.table);
