@@ -157,9 +157,10 @@ export function hashBits(g: GraphBuilder, seed: Value, shape: readonly number[],
  * How a mask's uniforms are drawn, for run records: the sum mod 1 of a forward and a backward window
  * of one fixed bank, at two offsets hashed from (seed, salt). Masks used to be single forward windows,
  * so two sites, or one site at two steps, got shifted copies of one stream and a site had only 2^16
- * distinct masks.
+ * distinct masks. "/int32-hash": the offsets come from the int32 hash that runs on WebGPU (a seed
+ * draws other masks than with the int64 hash before it).
  */
-export const RANDOM_MASK_DRAW = "bank-forward-plus-backward-window";
+export const RANDOM_MASK_DRAW = "bank-forward-plus-backward-window/int32-hash";
 
 /** Fewest distinct offsets each read of a bank offers any mask. */
 const MIN_OFFSETS = 2 ** 16;
