@@ -2,7 +2,8 @@
  * @file `--device` on train, eval, predict and demo: a provider that cannot start (CUDA here) is one
  * line naming the fix, exit 2, the run folder untouched; a bad name is refused from flags and config
  * files; on webgpu (skipped without an adapter) a tiny SNELL run trains as on the CPU, run.json records
- * the device, and eval/predict on webgpu agree with the CPU.
+ * the device, eval/predict on webgpu agree with the CPU, and a run killed after its first checkpoint
+ * resumes (on webgpu, from run.json) to the uninterrupted run's adapter bytes and losses.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -11,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { EXIT } from "../../src/cli/commands/context.js";
 import { CUDA_INSTALL } from "../../src/runtime/device.js";
 import { readRunLog } from "../../src/train/run-log.js";
-import { assertUserError, inProcess, spawnCli } from "../helpers/cli.js";
+import { assertKilledRunResumes, assertUserError, inProcess, spawnCli } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
 import { webgpuSkip } from "../helpers/webgpu.js";
 
@@ -88,8 +89,8 @@ describe("--device webgpu", { skip: await webgpuSkip() }, () => {
     const lg = readRunLog(join(gpu, "log.jsonl")), lc = readRunLog(join(cpu, "log.jsonl"));
     assert.equal(lg.length, 1);
     lg.forEach((r, i) => assert.ok(Math.abs(r.loss - lc[i]!.loss) <= 1e-4 * Math.abs(lc[i]!.loss), `epoch ${i}: ${r.loss} vs ${lc[i]!.loss}`));
-    assert.equal(JSON.parse(fs.readFileSync(join(gpu, "run.json"), "utf8")).device, "webgpu");
-    assert.equal(JSON.parse(fs.readFileSync(join(cpu, "run.json"), "utf8")).device, "cpu");
+    assert.equal(JSON.parse(fs.readFileSync(join(gpu, "run.json"), "utf8")).config.device, "webgpu");
+    assert.equal(JSON.parse(fs.readFileSync(join(cpu, "run.json"), "utf8")).config.device, "cpu");
 
     // The run's own evaluation ran merged on webgpu too; `snell eval` on webgpu repeats it.
     const e = await inProcess(["eval", "--out", gpu, "--device", "webgpu", "--json"]);
@@ -108,5 +109,14 @@ describe("--device webgpu", { skip: await webgpuSkip() }, () => {
       assert.deepEqual(p.top.map((t) => t.class), pc[i]!.top.map((t) => t.class));
       p.top.forEach((t, k) => assert.ok(Math.abs(t.prob - pc[i]!.top[k]!.prob) < 1e-4, `image ${i} rank ${k}`));
     });
+  });
+
+  test("a run killed after its first checkpoint resumes on webgpu to the same adapter bytes and losses", async () => {
+    await assertKilledRunResumes(["train", "--data", task, ...COMMON, "--epochs", "3", "--eval-every", "0", "--device", "webgpu"], run("gpu-straight"), run("gpu-killed"));
+    assert.equal(JSON.parse(fs.readFileSync(join(run("gpu-killed"), "run.json"), "utf8")).config.device, "webgpu");
+    // --device overrides the stored one on resume, with a note (the finished run has nothing left to train).
+    const r = await inProcess(["train", "--resume", "--out", run("gpu-killed"), "--device", "cpu", "--no-progress"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /note: resuming on cpu a run trained on webgpu; results will differ in the last bits/);
   });
 });

@@ -126,8 +126,6 @@ export function register(program: Command, ctx: CliContext): void {
 
 async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const first = layeredConfig(cmd);
-  // The device is this process's choice (not stored in the run's config): a run trained on a GPU resumes or evaluates anywhere.
-  const device = await deviceOf(first);
   const out = path.resolve(String(first.out ?? "runs/snell"));
   checkOutFolder(out, first);
   const stored = first.resume ? readRunJson(out) : null;
@@ -135,6 +133,10 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   const recipeName = (first.recipe ?? (stored?.config as ConfigObject | undefined)?.recipe) as string | undefined;
   const recipe = recipeName ? recipeLayer(recipeName) : {};
   const c = layeredConfig(cmd, recipe, (stored?.config as ConfigObject | undefined) ?? {});
+  // A resume runs where its run.json says unless --device overrides it (eval and predict take only their own flag).
+  const device = await deviceOf(c);
+  const trainedOn = (stored?.config as ConfigObject | undefined)?.device ?? "cpu";
+  if (stored && trainedOn !== device) println(ctx.stderr, `note: resuming on ${device} a run trained on ${String(trainedOn)}; results will differ in the last bits from an uninterrupted run`);
   const userKeys = new Set(Object.keys(mergeConfigs((stored?.config as ConfigObject | undefined) ?? {}, layeredConfig(cmd))));
   const fromRecipe = new Set(Object.keys(recipe).filter((k) => !userKeys.has(k)));
   const spec = runSpecOf(c, fromRecipe);
@@ -162,7 +164,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
   delete (stored0 as ConfigObject).config;
   delete (stored0 as ConfigObject).json;
   delete (stored0 as ConfigObject).overwrite;
-  delete (stored0 as ConfigObject).device;
+  (stored0 as ConfigObject).device = device;
   const transforms = { train: transformFor(spec, pm.cfg, built.pretrained, true), eval: transformFor(spec, pm.cfg, built.pretrained, false) };
   const trainerConfig = trainerConfigOf(c);
   const behaviour = runBehaviour({
@@ -171,7 +173,7 @@ async function runTrain(cmd: Command, ctx: CliContext): Promise<number> {
     headInit: backboneOf(pm.cfg).headInit ?? "unrecorded",
   });
   const runJson = {
-    format: "snell-ts/run/1", config: stored0, spec, numClasses, device, behaviour, dataIdentity: identity,
+    format: "snell-ts/run/1", config: stored0, spec, numClasses, behaviour, dataIdentity: identity,
     ...(trainSet.classNames ? { classNames: [...trainSet.classNames] } : {}),
   };
   // Every trainer setting is checked before the first write too (train() checks them after run.json exists).
