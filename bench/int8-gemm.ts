@@ -8,6 +8,7 @@
  */
 import { availableParallelism } from "node:os";
 import { GraphBuilder } from "../src/ir/builder.js";
+import { int8MatMul } from "../src/ir/int8-matmul.js";
 import type { Value } from "../src/ir/value.js";
 import { Rng } from "../src/random.js";
 import { CompiledGraph } from "../src/runtime/compiled.js";
@@ -49,23 +50,6 @@ function outlierSplit(g: GraphBuilder, x: Value, wq: Value, sCol: Value, k: numb
   return g.Mul(g.Add(yMain, yOut), sCol);
 }
 
-/**
- * As outlierSplit, with fewer passes over x: QuantizeLinear quantizes all of x with row scales taken
- * without the top-k columns (those saturate), and a [M, k] correction replaces their contribution
- * with the float32 one: (x_o - s_row (q_o - 128)) @ W_o.
- */
-function outlierFix(g: GraphBuilder, x: Value, wq: Value, sCol: Value, k: number): Value {
-  const K = x.shape[1]!;
-  const ax = g.Abs(x);
-  const [, idx] = g.TopK(g.ReduceMax(ax, [0], 0), k);
-  const keep = g.ScatterElements(g.Expand(g.scalar(1), [K]), idx, g.Expand(g.scalar(0), [k]));
-  const s = g.Mul(g.Max(g.ReduceMax(g.Mul(ax, keep), [1], 1), g.scalar(1e-30)), g.scalar(1 / 127));
-  const xq = g.QuantizeLinear(x, g.Reshape(s, [M]), g.Expand(g.scalar(128, "uint8"), [M]), 0);
-  const qo = g.Mul(g.Sub(g.Cast(g.Gather(xq, idx, 1), "float32"), g.scalar(128)), s);
-  const corr = g.MatMul(g.Sub(g.Gather(x, idx, 1), qo), g.Cast(g.Gather(wq, idx, 0), "float32"));
-  return g.Mul(g.Add(g.Mul(g.Cast(g.MatMulInteger(xq, wq, g.scalar(128, "uint8")), "float32"), s), corr), sCol);
-}
-
 const PATTERNS: Record<string, Pattern | null> = {
   fp32: null,
   // Per-row scale through QuantizeLinear's per-axis form (axis 0), zero point 128 per row.
@@ -97,7 +81,9 @@ const PATTERNS: Record<string, Pattern | null> = {
   // weight rows, the rest per-row int8 as row/Round.
   "row+top8": (g, x, wq, sCol) => outlierSplit(g, x, wq, sCol, 8),
   "row+top16": (g, x, wq, sCol) => outlierSplit(g, x, wq, sCol, 16),
-  "QL+fix8": (g, x, wq, sCol) => outlierFix(g, x, wq, sCol, 8),
+  // What ships (src/ir/int8-matmul.ts): per-row QuantizeLinear with the 8 largest columns out of the
+  // row scales (they saturate) and a [M, 8] float32 correction for them.
+  shipped: (g, x, wq, sCol) => g.Mul(int8MatMul(g, x, wq), sCol),
   // One scale for the whole activation; ORT fuses this into DynamicQuantizeMatMul.
   "tensor/DQL": (g, x, wq, sCol) => {
     const [xq, s, z] = g.DynamicQuantizeLinear(x);

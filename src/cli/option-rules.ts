@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../errors.js";
+import { BACKBONE_PRECISIONS } from "../models/backbone-precision.js";
 import { DEVICES } from "../runtime/device.js";
 
 /** A numeric option's rule: integer or real, inclusive/exclusive bounds, and the words of the message. */
@@ -65,6 +66,7 @@ export const NUMERIC_OPTIONS: Readonly<Record<string, Rule>> = {
 /** Options that take one word of a fixed list, checked with the numeric ones (a config file's "device: tpu" too). */
 export const CHOICE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   device: DEVICES,
+  backbonePrecision: BACKBONE_PRECISIONS,
 };
 
 /** camelCase attribute -> the flag a user types ("batchSize" -> "--batch-size"). */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { checkOptions } from "../../src/cli/option-rules.js";
 import { onnx } from "../../src/onnx/proto.js";
 import { ort } from "../../src/runtime/ort.js";
 import { assertUserError, inProcess } from "../helpers/cli.js";
@@ -64,5 +65,7 @@ describe("--backbone-precision int8 on the command line", () => {
     assertUserError(r, /full trains ".*weight", which this backbone holds int8/);
     const bad = await inProcess(["train", "--data", task, ...MODEL, "--epochs", "1", "--backbone-precision", "int4", "--out", at("bad")]);
     assertUserError(bad, /backbone-precision/);
+    // A config file's value goes through the same rule as the flag.
+    assert.throws(() => checkOptions({ backbonePrecision: "int4" }, "run.yaml"), /^ConfigError: --backbone-precision \(backbonePrecision in run.yaml\) must be one of fp32, int8, got int4$/);
   });
 });
