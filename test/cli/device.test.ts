@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EXIT } from "../../src/cli/commands/context.js";
 import { CUDA_INSTALL } from "../../src/runtime/device.js";
+import { heldDeviceTensors } from "../../src/runtime/tensor-refs.js";
 import { readRunLog } from "../../src/train/run-log.js";
 import { assertKilledRunResumes, assertUserError, inProcess, spawnCli } from "../helpers/cli.js";
 import { tempDir, writeVtabTask } from "../helpers/images.js";
@@ -84,6 +85,7 @@ describe("--device webgpu", { skip: await webgpuSkip() }, () => {
     const g = await inProcess(["train", "--data", task, ...COMMON, "--device", "webgpu", "--out", gpu]);
     assert.equal(g.code, 0, g.stderr);
     assert.match(g.stderr, /device webgpu: trainable state stays in device memory/);
+    assert.equal(heldDeviceTensors(), 0, "GPU tensors left behind by a finished run");
     const c = await inProcess(["train", "--data", task, ...COMMON, "--out", cpu]);
     assert.equal(c.code, 0, c.stderr);
     const lg = readRunLog(join(gpu, "log.jsonl")), lc = readRunLog(join(cpu, "log.jsonl"));
