@@ -2,9 +2,8 @@
  * @file Builds the `snell web` page: esbuild bundles src/web/page/main.ts (the library's own training
  * code with it) for browsers, next to index.html. `npm run build` writes it to dist/web/static; from a
  * source checkout without that folder, `snell web` builds it on demand into a cache folder.
- * Until the runtime seam picks onnxruntime-web by package conditions, the bundle maps
- * onnxruntime-node to onnxruntime-web and Node built-ins to small browser shims or empty modules
- * (code that needs files never runs in the page).
+ * Bundled for browsers, package.json's `#onnxruntime` and `#platform` resolve to onnxruntime-web and
+ * src/platform/web.ts (the runtime seam).
  */
 import { builtinModules } from "node:module";
 import * as fs from "node:fs";
@@ -20,24 +19,23 @@ export const PAGE_SOURCES = path.resolve(HERE, "../../src/web/page");
 /** The files a built page folder holds. */
 export const PAGE_FILES = ["index.html", "app.js"] as const;
 
-/** Node built-ins with a browser shim; every other built-in (and sharp) becomes an empty module. */
-const SHIMS: Record<string, string> = {
-  crypto: "node-crypto.ts", os: "node-os.ts", v8: "node-v8.ts", vm: "node-v8.ts",
-};
-
 const BUILTIN = new Set(builtinModules.filter((m) => !m.startsWith("_")));
 
-/** esbuild plugin: Node-only imports -> shims or empty modules. */
-function browserShims(shimDir: string) {
+/**
+ * esbuild plugin: Node built-ins and sharp -> empty modules. The library's runtime and platform come
+ * from package.json's `#onnxruntime` / `#platform` browser conditions; what is left reaches the page
+ * only through modules it imports for one function (train/tensor-loader.ts imports data/loader.ts,
+ * whose image decoding the page never calls).
+ */
+function emptyNodeModules() {
   return {
-    name: "snell-browser-shims",
+    name: "snell-empty-node-modules",
     setup(build: { onResolve: Function; onLoad: Function }) {
       build.onResolve({ filter: /^(node:|sharp$|[a-z_]+$|[a-z_]+\/)/ }, (a: { path: string }) => {
         const bare = a.path.replace(/^node:/, "");
         const root = bare.split("/")[0]!;
         if (!a.path.startsWith("node:") && !BUILTIN.has(root) && root !== "sharp") return undefined;
-        const shim = SHIMS[bare];
-        return shim ? { path: path.join(shimDir, shim) } : { path: bare, namespace: "snell-empty" };
+        return { path: bare, namespace: "snell-empty" };
       });
       build.onLoad({ filter: /.*/, namespace: "snell-empty" }, () => ({ contents: "module.exports = {};", loader: "js" }));
     },
@@ -50,13 +48,13 @@ function packageVersion(): string {
 }
 
 /**
- * Bundles the page into `outDir` (index.html + app.js). Needs esbuild (a dev dependency) and the
- * page sources.
+ * Bundles the page into `outDir` (index.html + app.js); returns the bundled inputs (empty modules as
+ * "snell-empty:<name>"). Needs esbuild (a dev dependency) and the page sources.
  *
  * @example
  * await buildPage("dist/web/static");
  */
-export async function buildPage(outDir: string, { minify = true }: { minify?: boolean } = {}): Promise<void> {
+export async function buildPage(outDir: string, { minify = true }: { minify?: boolean } = {}): Promise<{ inputs: string[] }> {
   if (!fs.existsSync(path.join(PAGE_SOURCES, "main.ts"))) {
     throw new ConfigError(`the web page is not built (no dist/web/static) and its sources (${PAGE_SOURCES}) are missing; run \`npm run build\` in a snell-ts checkout`);
   }
@@ -67,13 +65,14 @@ export async function buildPage(outDir: string, { minify = true }: { minify?: bo
     throw new ConfigError("the web page is not built (no dist/web/static) and esbuild, which builds it, is not installed; run `npm run build` in a snell-ts checkout", { cause });
   }
   fs.mkdirSync(outDir, { recursive: true });
-  await esbuild.build({
+  const r = await esbuild.build({
     entryPoints: [path.join(PAGE_SOURCES, "main.ts")],
     outfile: path.join(outDir, "app.js"),
     bundle: true, format: "esm", platform: "browser", target: "es2022", minify, sourcemap: false, logLevel: "silent",
-    alias: { "onnxruntime-node": "onnxruntime-web" },
     define: { SNELL_VERSION: JSON.stringify(packageVersion()) },
-    plugins: [browserShims(path.resolve(HERE, "../../src/web/shims"))],
+    metafile: true,
+    plugins: [emptyNodeModules()],
   });
   fs.copyFileSync(path.join(PAGE_SOURCES, "index.html"), path.join(outDir, "index.html"));
+  return { inputs: Object.keys(r.metafile.inputs) };
 }

@@ -5,7 +5,7 @@
 import { zipSync } from "fflate";
 import type { PeftModel } from "../../peft/apply.js";
 import { exportOnnxBytes } from "../../peft/export.js";
-import { adapterFileBytes } from "../adapter-bytes.js";
+import { encodeAdapter } from "../../peft/adapter-bytes.js";
 
 export interface DownloadFiles {
   /** adapter.zip holding adapter/<the two files>. */
@@ -16,8 +16,9 @@ export interface DownloadFiles {
 
 /** Builds both downloads from the trained model. */
 export function buildDownloads(pm: PeftModel): DownloadFiles {
-  const files = adapterFileBytes(pm, { name: "snell-ts", version: SNELL_VERSION });
-  const adapterZip = zipSync(Object.fromEntries(Object.entries(files).map(([n, b]) => [`adapter/${n}`, b])));
+  const files = encodeAdapter(pm);
+  const enc = (b: string | Uint8Array) => (typeof b === "string" ? new TextEncoder().encode(b) : b);
+  const adapterZip = zipSync(Object.fromEntries(Object.entries(files).map(([n, b]) => [`adapter/${n}`, enc(b)])));
   return { adapterZip, mergedOnnx: exportOnnxBytes(pm, { batch: 1 }).bytes };
 }
 
