@@ -23,6 +23,8 @@ import { TrainSession } from "../src/train/step-session.js";
 /** Bench model names (the reference script's) to timm architectures; any backbone in models/registry.ts. */
 export const ARCH = {
   vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224", swin_b: "swin_base_patch4_window7_224", convnext_b: "convnext_base",
+  // Memory figures only (issue 13: ViT-L/16 and ViT-H/14 SNELL-8 batch 8 peak RSS in both precisions).
+  vit_l: "vit_large_patch16_224", vit_h: "vit_huge_patch14_224",
 } as const;
 
 const argv = process.argv.slice(2);
