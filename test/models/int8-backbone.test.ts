@@ -109,6 +109,16 @@ describe("reduced ViT with an int8 backbone", () => {
     assert.throws(() => applyAdapters({ cfg, params }, { method: "full" }, { backbonePrecision: "int8" }), /full with backbonePrecision int8: .* is trained/);
   });
 
+  for (const peft of [{ method: "snella" }, { method: "adapter" }, { method: "bitfit" }, { method: "linear" }] as const) {
+    test(`${peft.method} trains over the int8 backbone: 6 steps lower the loss, no gradient reaches an int8 weight`, async () => {
+      const pm = applyAdapters({ cfg, params }, peft, { seed: 1, backbonePrecision: "int8" });
+      const { losses, g } = await trainSteps(pm, images, labels, 6);
+      assert.ok(losses[5]! < losses[0]!, losses.join(", "));
+      const int8Grad = g.nodes.flatMap((n) => n.outputs).filter((v) => /^blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.weight(_int8|_scale)?_grad$/.test(v.name));
+      assert.deepEqual(int8Grad.map((v) => v.name), []);
+    });
+  }
+
   for (const peft of [{ method: "snell", rank: 4, sparsity: 0.5 }, { method: "lora", rank: 4 }] as const) {
     test(`${peft.method}: 50 steps in int8 follow the float32 loss curve within 2% at every step`, async () => {
       const run = async (p: "fp32" | "int8") => (await trainSteps(applyAdapters({ cfg, params }, peft, { seed: 1, backbonePrecision: p }), images, labels, 50)).losses;
