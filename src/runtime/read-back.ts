@@ -1,17 +1,18 @@
 /**
- * @file Reading device tensors back into host memory. onnxruntime-node 1.30's `getData()` on a
+ * @file Moving tensors between host and device memory. onnxruntime-node 1.30's `getData()` on a
  * "gpu-buffer" output aborts the process ("terminate called after throwing an instance of 'char
  * const*'"), and feeding one to a CPU session reads garbage; a second tiny session on the same device,
  * Identity graphs whose outputs default to host memory, copies it back correctly (checked on
- * webgpu, software Vulkan). One run reads a whole set of tensors.
+ * webgpu, software Vulkan). The same Identity graphs with outputs left on the device upload host
+ * arrays once, for feeds that many runs reuse. One run moves a whole set of tensors.
  */
 import { ConfigError } from "../errors.js";
 import { GraphBuilder } from "../ir/builder.js";
 import type { DType, TypedArray } from "../ir/dtype.js";
 import { CompiledGraph } from "./compiled.js";
 import type { Device } from "./device.js";
-import { onDevice } from "./tensor-refs.js";
-import type { ort } from "./ort.js";
+import { hold, onDevice } from "./tensor-refs.js";
+import { toTensor, type ort } from "./ort.js";
 
 const DTYPES: readonly string[] = ["float32", "float64", "int64", "int32", "bool", "uint8"];
 
@@ -28,8 +29,8 @@ function identityGraph(tensors: readonly ort.Tensor[]): GraphBuilder {
   return g;
 }
 
-function sessionFor(device: Device, tensors: readonly ort.Tensor[]): Promise<CompiledGraph> {
-  const key = `${device}|${tensors.map((t) => `${t.type}[${t.dims.join(",")}]`).join(";")}`;
+function sessionFor(device: Device, tensors: readonly ort.Tensor[], toDevice = false): Promise<CompiledGraph> {
+  const key = `${device}|${toDevice ? "up" : "down"}|${tensors.map((t) => `${t.type}[${t.dims.join(",")}]`).join(";")}`;
   let s = sessions.get(key);
   if (!s) {
     if (sessions.size >= MAX_SESSIONS) {
@@ -37,7 +38,8 @@ function sessionFor(device: Device, tensors: readonly ort.Tensor[]): Promise<Com
       sessions.delete(oldKey);
       void old.then((c) => c.release());
     }
-    s = CompiledGraph.compile(identityGraph(tensors), { device, intraOpThreads: 1 });
+    const outputLocation = toDevice ? { outputLocation: Object.fromEntries(tensors.map((_, i) => [`y${i}`, "gpu-buffer" as const])) } : {};
+    s = CompiledGraph.compile(identityGraph(tensors), { device, intraOpThreads: 1, ...outputLocation });
     sessions.set(key, s);
     s.catch(() => sessions.delete(key));
   }
@@ -64,6 +66,23 @@ export async function readBackAll(tensors: Readonly<Record<string, ort.Tensor>>,
   const r = await graph.run(Object.fromEntries(remote.map(([, t], i) => [`x${i}`, t])));
   remote.forEach(([n], i) => (out[n] = r[`y${i}`]!.data as TypedArray));
   return out;
+}
+
+/**
+ * Device copies of float32 host arrays (`shapes` gives each one's dims), held for the caller (drop
+ * them with runtime/tensor-refs.ts when done). Only webgpu leaves outputs on the device; on other
+ * devices the arrays come back as host tensors, which ORT copies at each run as before.
+ *
+ * @example
+ * const w = await uploadAll({ "head.weight": data }, { "head.weight": [10, 768] }, "webgpu");
+ */
+export async function uploadAll(arrays: Readonly<Record<string, Float32Array>>, shapes: Readonly<Record<string, readonly number[]>>, device: Device): Promise<Record<string, ort.Tensor>> {
+  const names = Object.keys(arrays);
+  const host = names.map((n) => toTensor(arrays[n]!, shapes[n]!, "float32"));
+  if (device !== "webgpu" || names.length === 0) return Object.fromEntries(names.map((n, i) => [n, host[i]!]));
+  const graph = await sessionFor(device, host, true);
+  const r = await graph.run(Object.fromEntries(host.map((t, i) => [`x${i}`, t])));
+  return Object.fromEntries(names.map((n, i) => [n, hold(r[`y${i}`]!)]));
 }
 
 /** The host copy of one tensor (see `readBackAll`). */

@@ -11,6 +11,9 @@ import { canMerge, merge, siteWeight } from "../peft/merge.js";
 import { CompiledGraph, type Feed } from "../runtime/compiled.js";
 import type { Device } from "../runtime/device.js";
 import { weightPlacementFor } from "../runtime/weight-placement.js";
+import { uploadAll } from "../runtime/read-back.js";
+import { drop } from "../runtime/tensor-refs.js";
+import type { ort } from "../runtime/ort.js";
 import type { Batch } from "../data/loader.js";
 import { InternalError } from "../errors.js";
 import { AccuracyMeter } from "./metrics.js";
@@ -95,7 +98,10 @@ function frozenModel(pm: PeftModel): PeftModel {
  */
 export class Evaluator {
   private dynamic: Record<string, Float32Array> = {};
+  /** `dynamic` as fed: uploaded once per update on a GPU, instead of at every batch. */
+  private fed: Record<string, ort.Tensor> | null = null;
   private constructor(
+    private readonly device: Device,
     private readonly graph: CompiledGraph,
     readonly batchSize: number,
     readonly numClasses: number,
@@ -140,7 +146,7 @@ export class Evaluator {
     }
     g.output(logits, "logits");
     const graph = await CompiledGraph.compile(g, { weights: weightPlacementFor(device), device });
-    const ev = new Evaluator(graph, batchSize, cfg.numClasses, shape, merged, dynamicNames.filter((n) => graph.inputs.has(n)));
+    const ev = new Evaluator(device, graph, batchSize, cfg.numClasses, shape, merged, dynamicNames.filter((n) => graph.inputs.has(n)));
     if (dense) for (const n of ev.dynamicNames) ev.dynamic[n] = dense.get(n).data;
     return ev;
   }
@@ -149,15 +155,23 @@ export class Evaluator {
   update(pm: PeftModel): void {
     const dense = merge(pm);
     this.dynamic = Object.fromEntries(this.dynamicNames.map((n) => [n, dense.get(n).data]));
+    this.dropFed();
+  }
+
+  private dropFed(): void {
+    for (const t of Object.values(this.fed ?? {})) drop(t);
+    this.fed = null;
   }
 
   /** Logits [batchSize, numClasses] of a (padded) batch of preprocessed images. */
   async logits(images: Feed): Promise<Float32Array> {
-    const r = await this.graph.run({ images, ...this.dynamic });
+    this.fed ??= await uploadAll(this.dynamic, Object.fromEntries(Object.keys(this.dynamic).map((n) => [n, this.graph.inputs.get(n)!.shape])), this.device);
+    const r = await this.graph.run({ images, ...this.fed });
     return r.logits!.data as Float32Array;
   }
 
   async release(): Promise<void> {
+    this.dropFed();
     await this.graph.release();
   }
 }

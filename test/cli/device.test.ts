@@ -91,6 +91,8 @@ describe("--device webgpu", { skip: await webgpuSkip() }, () => {
     const lg = readRunLog(join(gpu, "log.jsonl")), lc = readRunLog(join(cpu, "log.jsonl"));
     assert.equal(lg.length, 1);
     lg.forEach((r, i) => assert.ok(Math.abs(r.loss - lc[i]!.loss) <= 1e-4 * Math.abs(lc[i]!.loss), `epoch ${i}: ${r.loss} vs ${lc[i]!.loss}`));
+    // The run's evaluation: merged weights uploaded to the GPU once per evaluation.
+    assert.equal(lg[0]!.top1, lc[0]!.top1);
     assert.equal(JSON.parse(fs.readFileSync(join(gpu, "run.json"), "utf8")).config.device, "webgpu");
     assert.equal(JSON.parse(fs.readFileSync(join(cpu, "run.json"), "utf8")).config.device, "cpu");
 
