@@ -84,6 +84,19 @@ const PATTERNS: Record<string, Pattern | null> = {
   // What ships (src/ir/int8-matmul.ts): per-row QuantizeLinear with the 8 largest columns out of the
   // row scales (they saturate) and a [M, 8] float32 correction for them.
   shipped: (g, x, wq, sCol) => g.Mul(int8MatMul(g, x, wq), sCol),
+  // The shipped pattern with its float32 correction added by Gemm's C input (one [M, N] pass less).
+  "gemm-fix": (g, x, wq, sCol) => {
+    const K = x.shape[1]!, k = 8;
+    const ax = g.Abs(x);
+    const idx = g.TopK(g.ReduceMax(ax, [0], 0), k)[1];
+    const keep = g.ScatterElements(g.Expand(g.scalar(1), [K]), idx, g.Expand(g.scalar(0), [k]));
+    const s = g.Mul(g.Max(g.ReduceMax(g.Mul(ax, keep), [1], 1), g.scalar(1e-30)), g.scalar(1 / 127));
+    const zp = g.scalar(128, "uint8");
+    const xq = g.QuantizeLinear(x, g.Reshape(s, [M]), g.Expand(zp, [M]), 0);
+    const y = g.Mul(g.Cast(g.MatMulInteger(xq, wq, zp), "float32"), s);
+    const qo = g.Mul(g.Sub(g.Cast(g.Gather(xq, idx, 1), "float32"), g.scalar(128)), s);
+    return g.Mul(g.Gemm(g.Sub(g.Gather(x, idx, 1), qo), g.Cast(g.Gather(wq, idx, 0), "float32"), y), sCol);
+  },
   // One scale for the whole activation; ORT fuses this into DynamicQuantizeMatMul.
   "tensor/DQL": (g, x, wq, sCol) => {
     const [xq, s, z] = g.DynamicQuantizeLinear(x);
