@@ -51,7 +51,7 @@ export interface TrainOptions {
   onEpoch?: (rec: EpochRecord) => void;
   /** The caller's full resolved config, stored in checkpoints for `snell info`. */
   runConfig?: JsonValue;
-  /** Session options (graph optimisation level, threads, ...). */
+  /** Session options: the device ("webgpu" keeps the trained state in GPU memory), graph optimisation level, threads, ... */
   session?: TrainSessionOptions;
 }
 
