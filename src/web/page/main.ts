@@ -23,8 +23,10 @@ interface PageState {
   top1: number | null;
   error: string | null;
   seconds: number | null;
+  /** True while the Pause button holds the run between two steps. */
+  paused: boolean;
 }
-const state: PageState = { phase: "idle", backend: null, losses: [], evals: [], top1: null, error: null, seconds: null };
+const state: PageState = { phase: "idle", backend: null, losses: [], evals: [], top1: null, error: null, seconds: null, paused: false };
 (window as unknown as { snellWeb: PageState }).snellWeb = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -57,12 +59,35 @@ async function loadTask(): Promise<PageTask> {
   return loadFolder(files, (d, t) => status(`decoding images ${d}/${t}...`));
 }
 
-/** Lets the browser paint the chart between steps (ORT's promises resolve without yielding to rendering). */
-const nextFrame = () => new Promise((r) => setTimeout(r, 0));
+/**
+ * Lets the browser paint the status and chart between steps: ORT's promises resolve as microtasks and
+ * wasm runs on this thread, so without waiting for a frame the page showed "compiling..." until the end.
+ */
+const nextFrame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+
+let pauseWanted = false;
+
+/** Holds the run between steps while Pause is pressed (the state stays on the session, nothing is lost). */
+async function pausePoint(): Promise<void> {
+  if (!pauseWanted) return;
+  state.paused = true;
+  $("status").textContent += "\npaused (press Resume)";
+  while (pauseWanted) await new Promise((r) => setTimeout(r, 100));
+  state.paused = false;
+}
+
+function setupPause(): void {
+  const b = $<HTMLButtonElement>("pause");
+  b.addEventListener("click", () => {
+    pauseWanted = !pauseWanted;
+    b.textContent = pauseWanted ? "Resume" : "Pause";
+  });
+}
 
 async function run(backend: BackendChoice): Promise<void> {
   Object.assign(state, { phase: "loading", losses: [], evals: [], top1: null, error: null, seconds: null });
   $<HTMLButtonElement>("start").disabled = true;
+  $<HTMLButtonElement>("pause").disabled = false;
   $("downloads").replaceChildren();
   const t0 = performance.now();
   try {
@@ -86,6 +111,7 @@ async function run(backend: BackendChoice): Promise<void> {
         status(`${method.label} on ${backend.backend} (${task.source})\nstep ${p.step}/${totalSteps}, epoch ${p.epoch + 1}/${epochs}: loss ${p.loss.toFixed(4)}, lr ${p.lr.toExponential(2)}`);
         redraw();
         await nextFrame();
+        await pausePoint();
       },
       onEval: async (p) => {
         state.evals.push(p);
@@ -104,11 +130,13 @@ async function run(backend: BackendChoice): Promise<void> {
     status(`error: ${state.error}`);
   } finally {
     $<HTMLButtonElement>("start").disabled = false;
+    $<HTMLButtonElement>("pause").disabled = true;
   }
 }
 
 async function main(): Promise<void> {
   setupForm();
+  setupPause();
   configureOrt();
   let backend: BackendChoice;
   try {
