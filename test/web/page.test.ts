@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { unzipSync } from "fflate";
+import sharp from "sharp";
 import * as ort from "onnxruntime-node";
 import type { Browser, Page } from "playwright-core";
 import { DEMO_METHODS } from "../../src/demo/methods.js";
@@ -19,6 +20,7 @@ import { loadPretrained } from "../../src/models/load.js";
 import { backboneOf } from "../../src/models/registry.js";
 import { readSafetensors } from "../../src/checkpoint/safetensors.js";
 import { loadPeftModel } from "../../src/peft/adapter-io.js";
+import { loadMnist } from "../../src/data/idx.js";
 import { Rng } from "../../src/random.js";
 import { evaluateLoader, Evaluator } from "../../src/train/evaluate.js";
 import { TensorLoader, type TensorData } from "../../src/train/tensor-loader.js";
@@ -46,6 +48,7 @@ interface PageState {
   top1: number | null;
   error: string | null;
   seconds: number | null;
+  task: { train: number; test: number; classes: string[]; trainSum: number } | null;
 }
 
 async function trainInPage(browser: Browser, url: string, query: Record<string, string | number>, timeoutS: number): Promise<{ page: Page; st: PageState }> {
@@ -134,6 +137,10 @@ describe("snell web page in headless chromium", { skip: chromiumSkip() }, () => 
     const dir = path.join(tmp, "adapter");
     fs.mkdirSync(dir);
     for (const [name, bytes] of Object.entries(zip)) fs.writeFileSync(path.join(tmp, name), bytes);
+    const cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "adapter_config.json"), "utf8")) as Record<string, unknown>;
+    const version = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
+    assert.equal(cfgJson.library_version, version, "the page writes the package version, as snell train does");
+    assert.equal(cfgJson.base_model_name_or_path, DEMO_BASE_NAME);
     const pm = loadPeftModel(demoBase(), dir);
     assert.equal(pm.config.method, "snell");
     const ev = await Evaluator.create(pm, 64);
@@ -161,6 +168,36 @@ describe("snell web page in headless chromium", { skip: chromiumSkip() }, () => 
     assert.equal(st.backend?.backend, "webgpu");
     t.diagnostic(`webgpu: max relative loss difference to Node CPU over ${st.losses.length} steps ${assertLossesClose(st.losses, node.losses, "webgpu").toExponential(2)}; page ${st.seconds?.toFixed(1)} s`);
     assert.ok(Math.abs(st.top1! - node.top1) <= 0.4, `page top-1 ${st.top1}%, Node CPU ${node.top1}%`);
+    await page.close();
+  });
+
+  test("a picked folder (one subfolder per class) is decoded in the browser to the images' values, split 4:1, and trains", async () => {
+    // 12 MNIST digits each of "five" and "six" as grey PNGs; every fifth of a class (name order) is held out.
+    const mnist = loadMnist("test");
+    const root = path.join(tmp, "my-digits");
+    const want: Record<string, number[][]> = { five: [], six: [] };
+    for (let i = 0; i < mnist.count && (want.five!.length < 12 || want.six!.length < 12); i++) {
+      const cls = mnist.labels[i] === 5 ? "five" : mnist.labels[i] === 6 ? "six" : null;
+      if (!cls || want[cls]!.length === 12) continue;
+      const px = mnist.images.subarray(i * PX, (i + 1) * PX);
+      fs.mkdirSync(path.join(root, cls), { recursive: true });
+      await sharp(Buffer.from(px), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(path.join(root, cls, `${String(want[cls]!.length).padStart(2, "0")}.png`));
+      want[cls]!.push(Array.from(px));
+    }
+    let trainSum = 0;
+    for (const cls of ["five", "six"]) want[cls]!.forEach((px, k) => { if (k % 5 !== 4) for (const p of px) trainSum += Math.fround((p / 255 - 0.1307) / 0.3081); });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}?backend=wasm&method=linear%20probe&epochs=1&batch=4&steps=2`);
+    await page.setInputFiles("#folder", root);
+    await page.click("#start");
+    await page.waitForFunction(() => ["done", "error"].includes((window as unknown as { snellWeb: PageState }).snellWeb.phase), null, { timeout: 120_000, polling: 250 });
+    const st = await page.evaluate(() => (window as unknown as { snellWeb: PageState }).snellWeb);
+    assert.equal(st.error, null);
+    assert.deepEqual({ ...st.task, trainSum: 0 }, { train: 20, test: 4, classes: ["five", "six"], trainSum: 0 });
+    assert.ok(Math.abs(st.task!.trainSum - trainSum) <= 1e-6 * Math.abs(trainSum), `decoded pixel sum ${st.task!.trainSum}, the PNGs' ${trainSum}`);
+    assert.equal(st.losses.length, 2);
+    assert.ok(st.losses.every(Number.isFinite));
+    assert.match((await page.textContent("#status"))!, /folder: 20 train, 4 test images, 2 classes/);
     await page.close();
   });
 });

@@ -25,8 +25,10 @@ interface PageState {
   seconds: number | null;
   /** True while the Pause button holds the run between two steps. */
   paused: boolean;
+  /** The decoded task: counts, class names and the sum of the training pixels (tests compare it with Node's decode). */
+  task: { train: number; test: number; classes: string[]; trainSum: number } | null;
 }
-const state: PageState = { phase: "idle", backend: null, losses: [], evals: [], top1: null, error: null, seconds: null, paused: false };
+const state: PageState = { phase: "idle", backend: null, losses: [], evals: [], top1: null, error: null, seconds: null, paused: false, task: null };
 (window as unknown as { snellWeb: PageState }).snellWeb = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -85,7 +87,7 @@ function setupPause(): void {
 }
 
 async function run(backend: BackendChoice): Promise<void> {
-  Object.assign(state, { phase: "loading", losses: [], evals: [], top1: null, error: null, seconds: null });
+  Object.assign(state, { phase: "loading", losses: [], evals: [], top1: null, error: null, seconds: null, task: null });
   $<HTMLButtonElement>("start").disabled = true;
   $<HTMLButtonElement>("pause").disabled = false;
   $("downloads").replaceChildren();
@@ -96,6 +98,7 @@ async function run(backend: BackendChoice): Promise<void> {
     const maxSteps = readInt("steps", 1);
     status("loading images and the backbone...");
     const task = await loadTask();
+    state.task = { train: task.train.count, test: task.test.count, classes: task.classes, trainSum: task.train.images.reduce((a, b) => a + b, 0) };
     const weights = new Uint8Array(await (await fetch("demo/backbone.safetensors")).arrayBuffer());
     const spe = Math.floor(task.train.count / batchSize);
     const totalSteps = Math.min(maxSteps ?? Infinity, spe * epochs);
