@@ -97,22 +97,26 @@ describe("seeded dropout", () => {
     await c.release();
   });
 
-  test("the uniforms are frac(forward window + backward window) of the fixed bank, offsets hashed from (seed, salt)", async () => {
-    const n = 1000, salt = 42;
+  test("the uniforms are frac(forward window + backward window) of the fixed bank, whole-row offsets hashed from (seed, salt)", async () => {
+    const salt = 42;
+    // n, the bank's size, and its row width: 1000 reads single entries from a 2^17 bank; 300000 reads
+    // rows of 2 (width ~ sqrt(n / 2^16)) from 2^19 = 2 x (150000 rows + 2^16) rounded up
+    const cases = [[1000, 2 ** 17, 1], [300_000, 2 ** 19, 2]] as const;
     const g = new GraphBuilder();
     const seed = g.input("seed", [], "int64");
-    g.output(uniforms(g, seed, n, salt), "u");
+    cases.forEach(([n], k) => g.output(uniforms(g, seed, n, salt), `u${k}`));
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
-    const size = 2 ** 17; // the smallest bank with more than 2^16 spare entries
-    const bank = bankValues(size), spare = size - n;
     for (const s of [1n, 2n, -3n]) {
-      const u = (await c.run({ seed: BigInt64Array.of(s) })).u!.data as Float32Array;
-      // the backward read covers m = 32 x 32 >= n entries ending at e (its reversal grid)
-      const m = 1024, o = hashRef(s, salt, 0) % (spare + 1), e = (hashRef(s, salt, 1) % (size - m + 1)) + m - 1;
-      for (let i = 0; i < n; i++) {
-        const sum = bank[o + i]! + bank[e - i]!;
-        assert.equal(u[i], sum >= 1 ? sum - 1 : sum, `seed ${s} element ${i}`);
-      }
+      const out = await c.run({ seed: BigInt64Array.of(s) });
+      cases.forEach(([n, size, width], k) => {
+        const u = out[`u${k}`]!.data as Float32Array, bank = bankValues(size);
+        const rows = Math.ceil(n / width), starts = size / width - rows + 1;
+        const o = width * (hashRef(s, salt, 0) % starts), e = width * ((hashRef(s, salt, 1) % starts) + rows - 1) + width - 1;
+        for (let i = 0; i < n; i++) {
+          const sum = bank[o + i]! + bank[e - i]!;
+          assert.equal(u[i], sum >= 1 ? sum - 1 : sum, `n ${n}, seed ${s}, element ${i}`);
+        }
+      });
     }
     await c.release();
     assert.throws(() => g.op("SliceAt", [g.constant([1, 2, 3]), g.ints([0]), g.ints([4]), g.ints([0]), g.ints([1]), g.scalar(4, "int64")]), /length 4 outside \[0, 3\]/);

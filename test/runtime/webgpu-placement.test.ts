@@ -2,7 +2,8 @@
  * @file Training step graphs stay on the GPU: ViT, Swin and ConvNeXt (tiny test variants) with SNELL,
  * SNELLA and LoRA, their regularisers on (adapter dropout and drop-path, backbone stochastic depth: the
  * seeded hash), built as the trainer builds them, place no compute node on ORT's CPU provider when the
- * session runs on WebGPU (ORT's verbose placement log, read by test/helpers/placement.ts).
+ * session runs on WebGPU, and copy nothing back to the host inside the step (ORT's verbose placement
+ * log, read by test/helpers/placement.ts).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -62,6 +63,9 @@ describe("step graphs on WebGPU place no compute node on CPU", { skip: await web
         assert.ok(gpu.length > 100, `only ${gpu.length} nodes on WebGPU`);
         const kept = (placements.get("CPUExecutionProvider") ?? []).length - cpu.length;
         t.diagnostic(`${gpu.length} nodes on WebGPU (${gpu.filter((n) => n.op.startsWith("Memcpy")).length} of them copies), ${kept} seed casts on CPU`);
+        // No value goes back to the host inside a step (a read-back stalls the GPU queue); the only
+        // copies upload the host-cast seeds.
+        assert.deepEqual(gpu.filter((n) => n.op === "MemcpyToHost").map((n) => n.name), [], "device-to-host copies inside the step");
         assert.equal(cpu.length, 0, `${cpu.length} of ${cpu.length + gpu.length} nodes on CPU: ` +
           `${[...byOp].map(([op, k]) => `${op} x${k}`).join(", ")}; first: ${cpu.slice(0, 5).map((n) => `${n.op} (${n.name})`).join("; ")}`);
       });

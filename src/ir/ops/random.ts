@@ -187,12 +187,25 @@ export function bankValues(size: number): Float32Array {
 }
 
 /**
- * The bank shared by every mask of n elements in this graph: a power of two with > MIN_OFFSETS spare
- * beyond the m >= n entries a backward read takes (see readBackward).
+ * How a mask of n entries reads the bank: as rows of `width` entries (a power of two), `rows` of them
+ * per window (rows · width >= n). Offsets are whole rows, so a window is a Gather of `rows` row indices
+ * computed on the device; width ~ sqrt(n / MIN_OFFSETS) balances that index (4·n/width bytes) against
+ * the bank's spare (width · MIN_OFFSETS entries). A Slice at a run-time start would need its start in
+ * host memory, a GPU-to-host copy per read under WebGPU.
+ */
+function windowGrid(n: number): { width: number; rows: number } {
+  const width = 2 ** Math.max(0, Math.round(Math.log2(Math.sqrt(n / MIN_OFFSETS))));
+  return { width, rows: Math.ceil(n / width) };
+}
+
+/**
+ * The bank shared by every mask of n elements in this graph: a power of two with more than
+ * MIN_OFFSETS whole-row window starts (see windowGrid).
  */
 function bankFor(g: GraphBuilder, n: number): Value {
-  const size = 2 ** Math.ceil(Math.log2(reverseGrid(n).m + MIN_OFFSETS + 1));
-  // Offsets and window ends are int32 (see readAt): a bank of 2^30 keeps them below 2^31.
+  const { width, rows } = windowGrid(n);
+  const size = 2 ** Math.ceil(Math.log2(width * (rows + MIN_OFFSETS)));
+  // Row indices are int32: a bank of 2^30 keeps them (and the hash's remainders) well inside.
   if (size > 2 ** 30) throw new ShapeError(`random mask: ${n} elements need a bank over 2^30`);
   let byGraph = banks.get(g);
   if (!byGraph) banks.set(g, (byGraph = new Map()));
@@ -206,36 +219,20 @@ function bankFor(g: GraphBuilder, n: number): Value {
 }
 
 /**
- * n entries of `bank` forwards from a run-time `start` (int32 [1]). Start and end are computed in int32
- * and cast to the int64 Slice wants only at the end: WebGPU has no int64 arithmetic (Slice reads its
- * starts and ends from host memory, so ORT copies the two numbers back).
+ * n entries of `bank` from whole-row offsets: forwards, bank[o + i] with o = first · width, or
+ * backwards, bank[e - i] with e = first · width + width - 1 (rows first, first - 1, ..., each row
+ * reversed). `first` is an int32 [1] row index. Gathers only, with indices made on the device: a Slice
+ * with step -1 would also cost onnxruntime-node 1.30's WebGPU provider a wrong answer (it ignores the
+ * start with a negative step and reads from the end of the axis).
  */
-function readAt(g: GraphBuilder, bank: Value, start: Value, n: number): Value {
-  const end = g.Add(start, g.scalar(n, "int32"));
-  return g.op("SliceAt", [bank, g.Cast(start, "int64"), g.Cast(end, "int64"), g.ints([0]), g.ints([1]), g.scalar(n, "int64")])[0]!;
-}
-
-/** The sides of the [rows, cols] grid a backward read of n entries is reversed in: cols ~ sqrt(n). */
-function reverseGrid(n: number): { rows: number; cols: number; m: number } {
-  const cols = 2 ** Math.ceil(Math.log2(Math.sqrt(n)));
-  const rows = Math.ceil(n / cols);
-  return { rows, cols, m: rows * cols };
-}
-
-/**
- * bank[e], bank[e - 1], ..., bank[e - n + 1] for a run-time `e` (int32 [1], e >= m - 1): a forward read
- * of m >= n entries ending at e, reversed as a [rows, cols] grid (rows reversed, then columns: two
- * Gathers with index rows of ~sqrt(n)), of which the first n. A Slice with step -1 would do it in one
- * node, but onnxruntime-node 1.30's WebGPU Slice ignores the start with a negative step (it reads
- * from the end of the axis), and a reversed index of n entries would cost as much memory as the mask.
- */
-function readBackward(g: GraphBuilder, bank: Value, e: Value, n: number): Value {
-  const { rows, cols, m } = reverseGrid(n);
-  const fwd = readAt(g, bank, g.Sub(e, g.scalar(m - 1, "int32")), m);
-  const rev = (k: number) => g.constant(Array.from({ length: k }, (_, i) => k - 1 - i), [k], "int32");
-  const grid = g.Gather(g.Gather(g.Reshape(fwd, [rows, cols]), rev(rows), 0), rev(cols), 1);
-  const flat = g.Reshape(grid, [m]);
-  return m === n ? flat : g.Slice(flat, [0], [n], [0]);
+function readRows(g: GraphBuilder, bank: Value, first: Value, n: number, step: 1 | -1): Value {
+  const { width, rows } = windowGrid(n);
+  const grid = g.Reshape(bank, [bank.shape[0]! / width, width]);
+  const offsets = g.constant(Array.from({ length: rows }, (_, i) => i), [rows], "int32");
+  let w = g.Gather(grid, step === 1 ? g.Add(first, offsets) : g.Sub(first, offsets), 0);
+  if (step === -1 && width > 1) w = g.Gather(w, g.constant(Array.from({ length: width }, (_, i) => width - 1 - i), [width], "int32"), 1);
+  const flat = g.Reshape(w, [rows * width]);
+  return rows * width === n ? flat : g.Slice(flat, [0], [n], [0]);
 }
 
 /** x mod m for int32 0 <= x < 2^31 and a constant 0 < m < 2^31 (int32 Mod has no WebGPU kernel). */
@@ -257,12 +254,12 @@ function modInt32(g: GraphBuilder, x: Value, m: number): Value {
  */
 export function uniforms(g: GraphBuilder, seed: Value, n: number, salt: number): Value {
   const bank = bankFor(g, n);
-  const size = bank.shape[0]!, spare = size - n; // > MIN_OFFSETS
-  const { m } = reverseGrid(n);
+  const { width, rows } = windowGrid(n);
+  const starts = bank.shape[0]! / width - rows + 1; // > MIN_OFFSETS
   const [h0, h1] = g.Split(hashBits(g, seed, [2], salt), [1, 1], 0) as [Value, Value];
-  // forward start in [0, spare]; the backward read ends at e in [m - 1, size - 1] (size - m + 1 > MIN_OFFSETS values)
-  const fwd = readAt(g, bank, modInt32(g, h0, spare + 1), n);
-  const back = readBackward(g, bank, g.Add(modInt32(g, h1, size - m + 1), g.scalar(m - 1, "int32")), n);
+  // forward from row a in [0, starts); backward from row b in [rows - 1, rows - 1 + starts)
+  const fwd = readRows(g, bank, modInt32(g, h0, starts), n, 1);
+  const back = readRows(g, bank, g.Add(modInt32(g, h1, starts), g.scalar(rows - 1, "int32")), n, -1);
   const sum = g.Add(fwd, back); // exact: both on the 2^-23 grid, sum < 2
   return g.Sub(sum, g.Cast(g.GreaterOrEqual(sum, g.scalar(1, "float32")), "float32"));
 }
