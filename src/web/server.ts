@@ -75,7 +75,18 @@ export async function pageDir(): Promise<string> {
   const cache = path.join(os.tmpdir(), `snell-web-page-${os.userInfo().uid}`);
   const app = path.join(cache, "app.js");
   const src = path.join(PACKAGE_ROOT, "src");
-  if (!fs.existsSync(app) || !fs.existsSync(src) || fs.statSync(app).mtimeMs < newestMtime(src)) await buildPage(cache);
+  if (fs.existsSync(app) && (!fs.existsSync(src) || fs.statSync(app).mtimeMs >= newestMtime(src))) return cache;
+  // Built beside the cache and renamed into place, so a second server never serves a half-written bundle.
+  const tmp = `${cache}.${process.pid}.tmp`;
+  await buildPage(tmp);
+  fs.rmSync(cache, { recursive: true, force: true });
+  try {
+    fs.renameSync(tmp, cache);
+  } catch (e) {
+    // Another server renamed its build in first: use that one.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!fs.existsSync(app)) throw e;
+  }
   return cache;
 }
 
