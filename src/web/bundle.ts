@@ -9,6 +9,7 @@ import { builtinModules } from "node:module";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Plugin } from "esbuild";
 import { ConfigError } from "../errors.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -27,11 +28,11 @@ const BUILTIN = new Set(builtinModules.filter((m) => !m.startsWith("_")));
  * only through modules it imports for one function (train/tensor-loader.ts imports data/loader.ts,
  * whose image decoding the page never calls).
  */
-function emptyNodeModules() {
+function emptyNodeModules(): Plugin {
   return {
     name: "snell-empty-node-modules",
-    setup(build: { onResolve: Function; onLoad: Function }) {
-      build.onResolve({ filter: /^(node:|sharp$|[a-z_]+$|[a-z_]+\/)/ }, (a: { path: string }) => {
+    setup(build) {
+      build.onResolve({ filter: /^(node:|sharp$|[a-z_]+$|[a-z_]+\/)/ }, (a) => {
         const bare = a.path.replace(/^node:/, "");
         const root = bare.split("/")[0]!;
         if (!a.path.startsWith("node:") && !BUILTIN.has(root) && root !== "sharp") return undefined;
@@ -42,19 +43,27 @@ function emptyNodeModules() {
   };
 }
 
+/** What a page build bundled. */
+export interface PageBuild {
+  /** Bundled files (relative to the package root; empty modules as "snell-empty:<name>"). */
+  inputs: string[];
+  /** Each Node module replaced by an empty one, with the files that import it. */
+  emptied: Record<string, string[]>;
+}
+
 /** The package's version, baked into the page (adapter_config.json's library_version). */
 function packageVersion(): string {
   return (JSON.parse(fs.readFileSync(path.resolve(HERE, "../../package.json"), "utf8")) as { version: string }).version;
 }
 
 /**
- * Bundles the page into `outDir` (index.html + app.js); returns the bundled inputs (empty modules as
- * "snell-empty:<name>"). Needs esbuild (a dev dependency) and the page sources.
+ * Bundles the page into `outDir` (index.html + app.js). Needs esbuild (a dev dependency) and the page
+ * sources.
  *
  * @example
  * await buildPage("dist/web/static");
  */
-export async function buildPage(outDir: string, { minify = true }: { minify?: boolean } = {}): Promise<{ inputs: string[] }> {
+export async function buildPage(outDir: string, { minify = true }: { minify?: boolean } = {}): Promise<PageBuild> {
   if (!fs.existsSync(path.join(PAGE_SOURCES, "main.ts"))) {
     throw new ConfigError(`the web page is not built (no dist/web/static) and its sources (${PAGE_SOURCES}) are missing; run \`npm run build\` in a snell-ts checkout`);
   }
@@ -74,5 +83,9 @@ export async function buildPage(outDir: string, { minify = true }: { minify?: bo
     plugins: [emptyNodeModules()],
   });
   fs.copyFileSync(path.join(PAGE_SOURCES, "index.html"), path.join(outDir, "index.html"));
-  return { inputs: Object.keys(r.metafile.inputs) };
+  const emptied: Record<string, string[]> = {};
+  for (const [file, { imports }] of Object.entries(r.metafile.inputs)) {
+    for (const i of imports) if (i.path.startsWith("snell-empty:")) (emptied[i.path.slice("snell-empty:".length)] ??= []).push(file);
+  }
+  return { inputs: Object.keys(r.metafile.inputs), emptied };
 }

@@ -4,7 +4,7 @@
  * the method's hooks, the run inputs, the schedule, the masked loss) without files, so the same code
  * runs in a web page on onnxruntime-web and in Node on onnxruntime-node; the tests compare the two.
  */
-import { parseSafetensors } from "../checkpoint/safetensors.js";
+import { parseSafetensors } from "../checkpoint/safetensors-bytes.js";
 import type { DemoMethod } from "../demo/methods.js";
 import { DEMO_SCHEDULE, DEMO_VIT } from "../demo/mnist-tasks.js";
 import { ConfigError } from "../errors.js";
