@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--backbone-precision fp32|int8] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
+ * [--rank 8] [--sparsity 0.9] [--snell-regularisers] [--backbone-precision fp32|int8] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
 import { ConfigError, SnellError } from "../src/errors.js";
@@ -13,6 +13,7 @@ import type { Value } from "../src/ir/value.js";
 import { parseBackbonePrecision } from "../src/models/backbone-precision.js";
 import { backboneOf, resolveVariant } from "../src/models/registry.js";
 import { applyAdapters } from "../src/peft/apply.js";
+import { SNELL_SEED_INPUT } from "../src/peft/snell/method.js";
 import { thresholdOf } from "../src/peft/snell/threshold-graph.js";
 import { Rng } from "../src/random.js";
 import { CompiledGraph } from "../src/runtime/compiled.js";
@@ -67,7 +68,9 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.lengt
 function peftConfig(): Record<string, unknown> {
   if (method === "lora") return { method: "lora", rank, alpha: rank, dropout: 0 };
   if (method === "snell") {
-    return { method: "snell", rank, sparsity, dropout: 0, dropPath: 0 };
+    // --snell-regularisers: the authors' dropout 0.1 and drop-path 0.1 (then the frozen W0 is not folded into SNELL's GEMM).
+    const reg = argv.includes("--snell-regularisers") ? 0.1 : 0;
+    return { method: "snell", rank, sparsity, dropout: reg, dropPath: reg };
   }
   throw new ConfigError(`bench/child: unknown --method "${method}"; known: lora, snell`);
 }
@@ -150,7 +153,8 @@ async function main(): Promise<void> {
       cpu0 = process.cpuUsage();
       faults0 = process.resourceUsage().minorPageFault;
     }
-    losses.push((await session.step({ images, labels }, 1e-3)).loss);
+    const seed: Record<string, BigInt64Array> = argv.includes("--snell-regularisers") && method === "snell" ? { [SNELL_SEED_INPUT]: BigInt64Array.of(BigInt(i + 1)) } : {};
+    losses.push((await session.step({ images, labels, ...seed }, 1e-3)).loss);
   }
   const cpu = process.cpuUsage(cpu0);
   const cpuS = (cpu.user + cpu.system) / 1e6 / steps;
