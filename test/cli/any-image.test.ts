@@ -91,7 +91,7 @@ describe("FGVC as the authors' --test runs", () => {
     assert.match(b.headInit, /trunc_normal_\(std=0\.02, a=-2, b=2\)/);
     assert.equal(b.modelEma, null);
     assert.deepEqual(b.semantics, {
-      adapterDropPathUnit: "leading-axis unit: an image; a window at window-attention sites", adapterInputDropout: "one-mask-per-input", dropoutMaskDraw: "bank-forward-plus-backward-window/int32-hash",
+      adapterDropPathUnit: "leading-axis unit: an image; a window at window-attention sites", adapterInputDropout: "one-mask-per-input", dropoutMaskDraw: "bank-two-forward-windows/int32-hash",
       zeroSparsity: { snell: "dense", snella: "threshold" }, fullSparsity: "zero-update",
     });
 

@@ -1,6 +1,7 @@
 /**
  * @file Seeded random masks in standard ONNX: integer ops (Range, Mod), a slice with a runtime start,
- * and the dropout / drop-path composites built from them. A mask is a pure function of a seed fed per
+ * and the dropout / drop-path composites, built from an int32 hash and Gathers of a fixed bank (ops
+ * onnxruntime's CPU and WebGPU providers both run, to the same bits). A mask is a pure function of a seed fed per
  * step, a per-site salt and the element's position, so a resumed run reproduces it exactly; ORT's own
  * Dropout keeps a hidden RNG state and cannot.
  */
@@ -154,13 +155,14 @@ export function hashBits(g: GraphBuilder, seed: Value, shape: readonly number[],
 // ---- uniform bank ------------------------------------------------------------------------------
 
 /**
- * How a mask's uniforms are drawn, for run records: the sum mod 1 of a forward and a backward window
- * of one fixed bank, at two offsets hashed from (seed, salt). Masks used to be single forward windows,
- * so two sites, or one site at two steps, got shifted copies of one stream and a site had only 2^16
- * distinct masks. "/int32-hash": the offsets come from the int32 hash that runs on WebGPU (a seed
- * draws other masks than with the int64 hash before it).
+ * How a mask's uniforms are drawn, for run records: the sum mod 1 of two forward windows of one fixed
+ * bank, at two whole-row offsets hashed (int32 arithmetic, on WebGPU too) from (seed, salt). Masks used
+ * to be single forward windows, so two sites, or one site at two steps, got shifted copies of one
+ * stream and a site had only 2^16 distinct masks; then a forward plus a backward window
+ * ("bank-forward-plus-backward-window", int64 hash), whose large masks repeated up to half their
+ * entries (see uniforms).
  */
-export const RANDOM_MASK_DRAW = "bank-forward-plus-backward-window/int32-hash";
+export const RANDOM_MASK_DRAW = "bank-two-forward-windows/int32-hash";
 
 /** Fewest distinct offsets each read of a bank offers any mask. */
 const MIN_OFFSETS = 2 ** 16;
@@ -218,19 +220,11 @@ function bankFor(g: GraphBuilder, n: number): Value {
   return bank;
 }
 
-/**
- * n entries of `bank` from whole-row offsets: forwards, bank[o + i] with o = first · width, or
- * backwards, bank[e - i] with e = first · width + width - 1 (rows first, first - 1, ..., each row
- * reversed). `first` is an int32 [1] row index. Gathers only, with indices made on the device: a Slice
- * with step -1 would also cost onnxruntime-node 1.30's WebGPU provider a wrong answer (it ignores the
- * start with a negative step and reads from the end of the axis).
- */
-function readRows(g: GraphBuilder, bank: Value, first: Value, n: number, step: 1 | -1): Value {
+/** n entries of `bank` forwards from row `first` (int32 [1]): bank[first · width + i], one Gather of rows. */
+function readRows(g: GraphBuilder, bank: Value, first: Value, n: number): Value {
   const { width, rows } = windowGrid(n);
   const grid = g.Reshape(bank, [bank.shape[0]! / width, width]);
-  const offsets = g.constant(Array.from({ length: rows }, (_, i) => i), [rows], "int32");
-  let w = g.Gather(grid, step === 1 ? g.Add(first, offsets) : g.Sub(first, offsets), 0);
-  if (step === -1 && width > 1) w = g.Gather(w, g.constant(Array.from({ length: width }, (_, i) => width - 1 - i), [width], "int32"), 1);
+  const w = g.Gather(grid, g.Add(first, g.constant(Array.from({ length: rows }, (_, i) => i), [rows], "int32")), 0);
   const flat = g.Reshape(w, [rows * width]);
   return rows * width === n ? flat : g.Slice(flat, [0], [n], [0]);
 }
@@ -242,25 +236,25 @@ function modInt32(g: GraphBuilder, x: Value, m: number): Value {
 }
 
 /**
- * n uniform floats in [0, 1) on a 2^-23 grid: u_i = frac(bank[o + i] + bank[e - i]), a forward and a
- * backward window of the bank at offsets hashed in-graph from (seed, salt). Two copies instead of a
- * per-element hash (hashBits costs ~25x more). Why this is as good as independent draws:
+ * n uniform floats in [0, 1) on a 2^-23 grid: u_i = frac(bank[o + i] + bank[e + i]), two forward
+ * windows of the bank at whole-row offsets o != e (mostly) hashed in-graph from (seed, salt). Two
+ * copies instead of a per-element hash (hashBits costs ~25x more). Why this is as good as independent
+ * draws:
  * - the sum mod 1 of two independent uniforms on the grid is uniform on it and independent of each
- *   one alone; within a mask, u_i and u_j share a bank entry only as a matched pair (o + i = e - j),
- *   so the mask's entries are independent;
- * - two masks are shifted copies of each other only when their o + e agree (odds 1 / 2^16 or less
- *   per pair; with forward windows alone every pair was); otherwise a mask shares bank entries with
- *   another only in mirrored order, and element i of both reads four different entries.
+ *   one alone; within a mask, u_i and u_j share at most one bank entry (o + i = e + j), never both,
+ *   so its entries are independent. (A forward plus a backward window, bank[e - i], the draw before
+ *   this one, shares both entries of a matched pair o + i = e - j: u_i = u_j exactly, for up to half
+ *   of a large mask's entries.)
+ * - two masks share both entries of some element pair only when their offsets are shifted copies
+ *   (o' - o = e' - e: the masks are then shifted copies) or swapped (o' - e = e' - o); each has odds
+ *   1 / 2^16 or less per pair of masks.
  */
 export function uniforms(g: GraphBuilder, seed: Value, n: number, salt: number): Value {
   const bank = bankFor(g, n);
   const { width, rows } = windowGrid(n);
   const starts = bank.shape[0]! / width - rows + 1; // > MIN_OFFSETS
   const [h0, h1] = g.Split(hashBits(g, seed, [2], salt), [1, 1], 0) as [Value, Value];
-  // forward from row a in [0, starts); backward from row b in [rows - 1, rows - 1 + starts)
-  const fwd = readRows(g, bank, modInt32(g, h0, starts), n, 1);
-  const back = readRows(g, bank, g.Add(modInt32(g, h1, starts), g.scalar(rows - 1, "int32")), n, -1);
-  const sum = g.Add(fwd, back); // exact: both on the 2^-23 grid, sum < 2
+  const sum = g.Add(readRows(g, bank, modInt32(g, h0, starts), n), readRows(g, bank, modInt32(g, h1, starts), n)); // exact: both on the 2^-23 grid, sum < 2
   return g.Sub(sum, g.Cast(g.GreaterOrEqual(sum, g.scalar(1, "float32")), "float32"));
 }
 
