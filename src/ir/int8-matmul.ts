@@ -49,7 +49,12 @@ export function quantizeWeight(w: Float32Array, N: number, K: number): Quantized
   return { q, scale };
 }
 
-/** W [N, K] (timm's layout) back from its int8 form. */
+/**
+ * W [N, K] (timm's layout) back from its int8 form.
+ *
+ * @example
+ * const w = dequantizeWeight(quantizeWeight(w0, N, K), N, K); // |w - w0| <= scale / 2 per channel
+ */
 export function dequantizeWeight(qw: QuantizedWeight, N: number, K: number): Float32Array {
   const w = new Float32Array(N * K);
   for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w[n * K + k] = qw.q[k * N + n]! * qw.scale[n]!;
@@ -62,6 +67,9 @@ export function dequantizeWeight(qw: QuantizedWeight, N: number, K: number): Flo
  * point, and runs s8s8 3-4x slower than u8s8: bench/int8-gemm.ts), so an int32 product rescaled by s.
  * The `outliers` columns of largest max|x| are left out of s; they saturate, and a small float32
  * product (x_o - s (q_o - 128)) @ B_o replaces their int8 contribution.
+ *
+ * @example
+ * const y = g.Mul(int8MatMul(g, x, g.initializer("w_int8", [K, N], q, "int8")), scale); // ≈ x W^T
  */
 export function int8MatMul(g: GraphBuilder, x: Value, b: Value, outliers = OUTLIER_COLUMNS): Value {
   const [M, K] = x.shape as [number, number];
@@ -89,6 +97,10 @@ export function int8MatMul(g: GraphBuilder, x: Value, b: Value, outliers = OUTLI
  * product's contraction, is folded into dY first, dX = int8MatMul(dY * scale, q^T); q^T is a Transpose
  * of an initializer, folded once when ORT loads the graph. No gradient for the weight; the bias is
  * added outside, so BitFit still trains it.
+ *
+ * @example
+ * const { q, scale } = quantizeWeight(w, N, K);
+ * const y = int8Linear(g, x, { q: g.initializer("fc.w_int8", [K, N], q, "int8"), scale: g.initializer("fc.w_scale", [N], scale) }, bias);
  */
 export function int8Linear(g: GraphBuilder, x: Value, w: Int8Weight, bias: Value | null, outliers = OUTLIER_COLUMNS): Value {
   const [K, N] = w.q.shape as [number, number];

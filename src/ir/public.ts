@@ -6,3 +6,4 @@ export { ParameterStore, ParamBinder, type Parameter } from "./parameters.js";
 export { OPS, type OpName } from "./ops/index.js";
 export { defineOp, type OpDef, type VjpFn, type VjpContext } from "./op.js";
 export { crossEntropy, type CrossEntropyOptions } from "./losses.js";
+export { type Int8Weight, type QuantizedWeight, OUTLIER_COLUMNS, dequantizeWeight, int8Linear, int8MatMul, quantizeWeight } from "./int8-matmul.js";

@@ -14,14 +14,24 @@ export type BackbonePrecision = "fp32" | "int8";
 
 export const BACKBONE_PRECISIONS: readonly BackbonePrecision[] = ["fp32", "int8"];
 
-/** Checks a precision name (CLI, configs, library calls) with a one-line error. */
+/**
+ * Checks a precision name (CLI, configs, library calls) with a one-line error; undefined is "fp32".
+ *
+ * @example
+ * parseBackbonePrecision("int4"); // ConfigError: backbonePrecision: expected one of fp32, int8, got "int4"
+ */
 export function parseBackbonePrecision(v: unknown): BackbonePrecision {
   if (v === undefined) return "fp32";
   if (v === "fp32" || v === "int8") return v;
   throw new ConfigError(`backbonePrecision: expected one of ${BACKBONE_PRECISIONS.join(", ")}, got ${JSON.stringify(v)}`);
 }
 
-/** The weights an int8 backbone keeps int8: every block site's weight (q, k, v share qkv's), in site order. */
+/**
+ * The weights an int8 backbone keeps int8: every block site's weight (q, k, v share qkv's), in site order.
+ *
+ * @example
+ * int8WeightNames(vitCfg); // ["blocks.0.attn.qkv.weight", "blocks.0.attn.proj.weight", "blocks.0.mlp.fc1.weight", ...]
+ */
 export function int8WeightNames(cfg: BackboneConfigBase): string[] {
   const bb = backboneOf(cfg);
   const names = bb.sites(cfg).filter((s) => s.block !== null).map((s) => bb.siteWeight(cfg, s).weight);

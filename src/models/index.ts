@@ -25,4 +25,5 @@ export {
 export { type SwinArchName, SWIN_ARCHS, SWIN_PRETRAINED, SWIN_TEST_ARCHS, swinVariant, swinVariantNames } from "./swin-variants.js";
 export { type SwinLayout, detectSwinLayout, swinCheckpointFilter } from "./swin-checkpoint.js";
 export { type ResampleOptions, resamplePosEmbed, resizeGrid, squareGrid } from "./pos-embed.js";
+export { type BackbonePrecision, BACKBONE_PRECISIONS, int8WeightNames, parseBackbonePrecision, quantizeParams } from "./backbone-precision.js";
 export { type LoadOptions, type LoadReport, type RawTensor, type ShapeMismatch, formatLoadReport, loadPretrained } from "./load.js";

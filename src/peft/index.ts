@@ -1,9 +1,9 @@
 /** @file Public surface of the PEFT layer: applying methods, configs, the registry and each method. */
 export { type AdaptContext, type PeftMethod, type SiteInfo } from "./method.js";
-export { type BaseModel, type PeftForwardOptions, PeftModel, applyAdapters, formatTrainableReport, graphRunInput } from "./apply.js";
+export { type ApplyOptions, type BaseModel, type PeftForwardOptions, PeftModel, applyAdapters, formatTrainableReport, graphRunInput } from "./apply.js";
 export { type PeftConfig, parsePeftConfig } from "./config.js";
 export { METHODS, type MethodName, getMethod, registerMethod, unregisterMethod } from "./registry.js";
-export { merge } from "./merge.js";
+export { type MergeOptions, merge } from "./merge.js";
 export { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT, adapterDropPath, adapterInputDropout } from "./site-regularisers.js";
 export { exportOnnx } from "./export.js";
 export {
