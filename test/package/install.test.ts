@@ -78,7 +78,13 @@ describe("the packed package", () => {
     const bytes = readFileSync(join(app, packed.filename));
     const tarball = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
     const { messages } = await publint({ pack: { tarball }, level: "suggestion", strict: true });
-    assert.deepEqual(messages, []);
+    // publint says Node ignores "imports" in a nested package.json; it does not: Node resolves `#x` from
+    // the importing file's package scope, the nearest package.json (dist/package.json for compiled code;
+    // without it dist/ fails to load); esbuild too (bundling the installed package for browsers picks
+    // dist/platform/web.js, checked by hand 2026-12-04), and TypeScript (the type checks below).
+    const nestedImports = (m: (typeof messages)[number]) =>
+      m.code === "NESTED_PACKAGE_JSON_FIELD_IGNORED" && m.args.field === "imports" && m.args.filePath === "./dist/package.json";
+    assert.deepEqual(messages.filter((m) => !nestedImports(m)), []);
   });
 
   test("compiled code imports only node builtins, declared dependencies and dist/package.json's #imports; source maps carry the sources", () => {
