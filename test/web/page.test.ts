@@ -34,8 +34,10 @@ const SNELL8 = DEMO_METHODS.find((m) => m.label === "SNELL-8")!;
 const PX = DEMO_VIT.imgSize * DEMO_VIT.imgSize;
 
 /**
- * Relative tolerance of a page loss against Node CPU's. Measured over 20 SNELL-8 steps: wasm within
- * 2e-6 of Node CPU, WebGPU (SwiftShader) within 3e-5 over its steps; float32 sums in another order.
+ * Relative tolerance of a page loss against Node CPU's (float32 sums in another order). Measured with
+ * SNELL-8: wasm within 7e-6 over 20 steps; WebGPU (SwiftShader) within 3e-5 over 2 steps, and over 20
+ * (batch 8, 299 s, too slow for the suite) within 1e-4 for 12 steps, then drifting to 4e-3 at step 20
+ * as AdamW turns last-bit gradient differences into full-size updates (top-1 equal to Node's).
  */
 const LOSS_RTOL = 1e-4;
 
