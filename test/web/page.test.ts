@@ -35,9 +35,10 @@ const PX = DEMO_VIT.imgSize * DEMO_VIT.imgSize;
 
 /**
  * Relative tolerance of a page loss against Node CPU's (float32 sums in another order). Measured with
- * SNELL-8: wasm within 7e-6 over 20 steps; WebGPU (SwiftShader) within 3e-5 over 2 steps, and over 20
- * (batch 8, 299 s, too slow for the suite) within 1e-4 for 12 steps, then drifting to 4e-3 at step 20
- * as AdamW turns last-bit gradient differences into full-size updates (top-1 equal to Node's).
+ * SNELL-8: wasm within 9e-6 over 20 steps; WebGPU (SwiftShader) within 3e-5 over 2 steps. Over 20
+ * WebGPU steps (batch 32, ~14 s a step, too slow for the suite) LoRA-8 stays within 1.1e-5, while
+ * SNELL-8 holds 1e-4 for 6 steps and drifts to 3e-2: its hard threshold keeps other entries once
+ * last-bit differences reach values near it. So the WebGPU test runs 2 steps.
  */
 const LOSS_RTOL = 1e-4;
 
