@@ -6,4 +6,5 @@ const { buildPage } = await import(new URL("../dist/web/bundle.js", import.meta.
 const out = fileURLToPath(new URL("../dist/web/static", import.meta.url));
 const t0 = performance.now();
 await buildPage(out);
-console.log(`web page bundled into ${out} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+// stderr: `npm pack --json` runs this through prepare, and its stdout must stay JSON.
+console.error(`web page bundled into ${out} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);

@@ -9,6 +9,8 @@ import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../checkpoint/atomic.js";
+import { replaceDirAtomic } from "../checkpoint/atomic-dir.js";
 import { ConfigError } from "../errors.js";
 import { resolveVariant } from "../models/registry.js";
 import { buildPage, PAGE_FILES } from "./bundle.js";
@@ -76,16 +78,16 @@ export async function pageDir(): Promise<string> {
   const app = path.join(cache, "app.js");
   const src = path.join(PACKAGE_ROOT, "src");
   if (fs.existsSync(app) && (!fs.existsSync(src) || fs.statSync(app).mtimeMs >= newestMtime(src))) return cache;
-  // Built beside the cache and renamed into place, so a second server never serves a half-written bundle.
-  const tmp = `${cache}.${process.pid}.tmp`;
-  await buildPage(tmp);
-  fs.rmSync(cache, { recursive: true, force: true });
+  // Built in a private folder, then swapped in whole by the one atomic folder writer, so a second
+  // server never serves a half-written bundle.
+  const built = fs.mkdtempSync(path.join(os.tmpdir(), "snell-web-build-"));
   try {
-    fs.renameSync(tmp, cache);
-  } catch (e) {
-    // Another server renamed its build in first: use that one.
-    fs.rmSync(tmp, { recursive: true, force: true });
-    if (!fs.existsSync(app)) throw e;
+    await buildPage(built);
+    replaceDirAtomic(cache, (tmp) => {
+      for (const f of fs.readdirSync(built)) writeFileAtomic(path.join(tmp, f), fs.readFileSync(path.join(built, f)));
+    });
+  } finally {
+    fs.rmSync(built, { recursive: true, force: true });
   }
   return cache;
 }
