@@ -9,16 +9,19 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { isBuiltin } from "node:module";
+import { spawn } from "node:child_process";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { publint } from "publint";
+import { PAGE_FILES } from "../../src/web/bundle.js";
 import { tempDir } from "../helpers/images.js";
 import { npmCi, projectEnv, writeProject, type PackedTarball } from "./offline-project.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const MANIFEST = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as PackedTarball["manifest"] & {
   exports: Record<string, string | { types: string; default: string }>;
+  peerDependencies?: Record<string, string>;
 };
 /** Subpaths of the exports map that name a layer ("./peft" -> "peft"), each also a namespace of the root. */
 const LAYERS = Object.keys(MANIFEST.exports).filter((k) => k !== "." && k !== "./package.json").map((k) => k.slice(2));
@@ -69,7 +72,9 @@ describe("the packed package", () => {
     const sources = (readdirSync(join(REPO, "src"), { recursive: true }) as string[])
       .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts")).map((f) => f.replaceAll("\\", "/").slice(0, -3));
     // dist/package.json maps `#platform` and `#onnxruntime` for the compiled code (scripts/dist-package.mjs).
-    const expected = new Set([...extra, "dist/package.json", ...sources.flatMap((s) => [`dist/${s}.js`, `dist/${s}.d.ts`, `dist/${s}.js.map`])]);
+    // dist/web/static: the `snell web` page, bundled by `npm run build` (scripts/build-web.mjs).
+    const page = PAGE_FILES.map((f) => `dist/web/static/${f}`);
+    const expected = new Set([...extra, ...page, "dist/package.json", ...sources.flatMap((s) => [`dist/${s}.js`, `dist/${s}.d.ts`, `dist/${s}.js.map`])]);
     assert.deepEqual([...files].filter((f) => !expected.has(f)), [], "files nobody asked for");
     assert.deepEqual([...expected].filter((f) => !files.has(f)), [], "missing from the tarball");
   });
@@ -89,7 +94,8 @@ describe("the packed package", () => {
 
   test("compiled code imports only node builtins, declared dependencies and dist/package.json's #imports; source maps carry the sources", () => {
     const pkg = join(app, "node_modules", MANIFEST.name);
-    const deps = new Set(Object.keys(MANIFEST.dependencies));
+    // Optional peers are imported only when present (esbuild: `snell web` from a source tree builds its page).
+    const deps = new Set([...Object.keys(MANIFEST.dependencies), ...Object.keys(MANIFEST.peerDependencies ?? {})]);
     const distImports = JSON.parse(readFileSync(join(pkg, "dist", "package.json"), "utf8")) as { imports: Record<string, unknown> };
     for (const k of Object.keys(distImports.imports)) deps.add(k);
     const spec = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire(?:\.resolve)?\(\s*)"([^"./][^"]*)"/g;
@@ -153,6 +159,33 @@ console.log(JSON.stringify({
     assert.equal(out.version, MANIFEST.version);
     assert.equal(out.deep, "ERR_PACKAGE_PATH_NOT_EXPORTED");
     assert.equal(out.tsx, "ERR_MODULE_NOT_FOUND", "tsx must not be installed by the package");
+  });
+
+  test("npx snell web serves the prebuilt page (no esbuild installed) with cross-origin isolation, and stops on SIGTERM", async () => {
+    assert.ok(!existsSync(join(app, "node_modules", "esbuild")), "esbuild must not be installed for this check");
+    const child = spawn("npx", ["snell", "web", "--port", "0"], { cwd: app, env: projectEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL in 60 s: ${out}`)), 60_000);
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /http:\/\/127\.0\.0\.1:\d+\/?/.exec(out);
+          if (m) { clearTimeout(timer); resolve(m[0]); }
+        });
+        child.on("exit", (code) => reject(new Error(`snell web exited ${code}: ${out}`)));
+      });
+      for (const f of PAGE_FILES) {
+        const r = await fetch(new URL(f, url));
+        assert.equal(r.status, 200, f);
+        assert.equal(r.headers.get("cross-origin-embedder-policy"), "require-corp", f);
+        assert.ok((await r.arrayBuffer()).byteLength > 0, f);
+      }
+    } finally {
+      const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+      child.kill("SIGTERM");
+      await exited;
+    }
   });
 
   test("the README's Install example runs unchanged from the installed package", async () => {
