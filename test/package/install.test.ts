@@ -100,7 +100,8 @@ describe("the packed package", () => {
     for (const k of Object.keys(distImports.imports)) deps.add(k);
     const spec = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire(?:\.resolve)?\(\s*)"([^"./][^"]*)"/g;
     for (const f of readdirSync(join(pkg, "dist"), { recursive: true }) as string[]) {
-      if (!f.endsWith(".js")) continue;
+      // dist/web/static holds the page's self-contained browser bundle (minified; no imports to resolve).
+      if (!f.endsWith(".js") || f.replaceAll("\\", "/").startsWith("web/static/")) continue;
       const code = readFileSync(join(pkg, "dist", f), "utf8").replace(/^\s*(\/\/|\*).*$/gm, "");
       for (const [, s] of code.matchAll(spec)) {
         const name = s!.startsWith("@") ? s!.split("/").slice(0, 2).join("/") : s!.split("/")[0]!;
@@ -163,7 +164,9 @@ console.log(JSON.stringify({
 
   test("npx snell web serves the prebuilt page (no esbuild installed) with cross-origin isolation, and stops on SIGTERM", async () => {
     assert.ok(!existsSync(join(app, "node_modules", "esbuild")), "esbuild must not be installed for this check");
-    const child = spawn("npx", ["snell", "web", "--port", "0"], { cwd: app, env: projectEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    // The bin itself, not npx: SIGTERM to npx does not reach the server it starts, which then holds the pipe.
+    const bin = join(app, "node_modules", MANIFEST.name, "bin", "snell.js");
+    const child = spawn(process.execPath, [bin, "web", "--port", "0"], { cwd: app, env: projectEnv(), stdio: ["ignore", "pipe", "pipe"] });
     try {
       let out = "";
       const url = await new Promise<string>((resolve, reject) => {
