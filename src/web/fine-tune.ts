@@ -102,7 +102,7 @@ export async function fineTune(o: FineTuneOptions): Promise<FineTuneResult> {
   const runtime = pm.method.runtime?.({ config: pm.config, sites: pm.sites, seed: cfg.seed, epochs: cfg.epochs, stepsPerEpoch: spe }) ?? {};
   const runInputs = new RunInputs(cfg.seed, runtime.feeds ? (step) => runtime.feeds!(step) : null);
   const stepper = await Stepper.create(pm, cfg, runtime, runInputs, o.device ? { device: o.device } : {});
-  const evaluation = new RunEvaluation(stepper, evalLoader, cfg, runInputs);
+  const evaluation = new RunEvaluation(stepper, evalLoader, cfg, runInputs, o.device ?? "cpu");
   const schedule = createLrSchedule({
     baseLr: cfg.lr, epochs: cfg.epochs, warmupEpochs: cfg.warmupEpochs, warmupLr: cfg.warmupLr, minLr: cfg.minLr, update: cfg.scheduleUpdate, stepsPerEpoch: spe,
   });
@@ -126,8 +126,11 @@ export async function fineTune(o: FineTuneOptions): Promise<FineTuneResult> {
         const weights = new Float32Array(cfg.batchSize).fill(1, 0, batch.count);
         const r = await stepper.step({ images: batch.images, labels: batch.labels, weights, ...runInputs.feeds(globalStep) }, lr);
         assertFiniteLoss(r.loss, { epoch: e, step: stepInEpoch, lr });
-        const after = (await stepper.session.exportState()).tensors;
-        runtime.afterStep?.({ globalStep, grads: r.grads, after: (n) => after[n]! });
+        // Read the state back only for a method that looks at it (on WebGPU it stays on the device).
+        if (runtime.afterStep) {
+          const after = (await stepper.session.exportState()).tensors;
+          runtime.afterStep({ globalStep, grads: r.grads, after: (n) => after[n]! });
+        }
         losses.push(r.loss);
         await o.onStep?.({ step: stepper.steps, epoch: e, loss: r.loss, lr });
         if (stepper.steps >= maxSteps || o.signal?.aborted) break;
