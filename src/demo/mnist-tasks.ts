@@ -4,22 +4,12 @@
  * images, evaluated on held-out 5-9 test images). Tensors are built in memory: MNIST needs no decoding.
  */
 import { loadMnist, type IdxImages } from "../data/idx.js";
-import type { BackboneConfigBase } from "../models/backbone.js";
-import { resolveVariant } from "../models/registry.js";
 import { Rng } from "../random.js";
+import { DEMO_VARIANT } from "./demo-model.js";
 
-/**
- * The demo backbone: a small ViT on 28x28 single-channel digits (4x4 patches of 7 pixels), registered as
- * the named variant "demo-vit-mnist04" so `snell train --model demo-vit-mnist04` builds the same model.
- */
-const DEMO = resolveVariant("demo-vit-mnist04");
-export const DEMO_VIT: BackboneConfigBase = { ...DEMO.config };
+export { DEMO_SCHEDULE, DEMO_VIT } from "./demo-model.js";
 
-/**
- * The demo's trainer settings besides epochs, batch, lr and decay: the authors' cosine schedule with
- * one warm-up epoch (10 is for 100-epoch runs), stepped per optimizer step as the runs are short.
- */
-export const DEMO_SCHEDULE = { warmupEpochs: 1, warmupLr: 1e-6, minLr: 1e-5, scheduleUpdate: "step", evalEvery: 1, dropLast: true } as const;
+const DEMO = DEMO_VARIANT;
 
 /** MNIST's own normalisation (mean and std of the training pixels), as the variant records it. */
 const MEAN = DEMO.pretrained!.mean[0]!, STD = DEMO.pretrained!.std[0]!;

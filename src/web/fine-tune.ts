@@ -6,7 +6,7 @@
  */
 import { parseSafetensors } from "../checkpoint/safetensors-bytes.js";
 import type { DemoMethod } from "../demo/methods.js";
-import { DEMO_SCHEDULE, DEMO_VIT } from "../demo/mnist-tasks.js";
+import { DEMO_SCHEDULE, DEMO_VIT } from "../demo/demo-model.js";
 import { ConfigError } from "../errors.js";
 import type { BackboneConfigBase } from "../models/backbone.js";
 import { loadPretrained } from "../models/load.js";

@@ -3,7 +3,7 @@
  * subfolder per class, or train/ and test/ each with class subfolders), decoded in the browser to the
  * demo model's input (28x28, one channel, MNIST normalisation).
  */
-import { DEMO_VIT } from "../../demo/mnist-tasks.js";
+import { DEMO_VIT } from "../../demo/demo-model.js";
 import { resolveVariant } from "../../models/registry.js";
 import type { TensorData } from "../../train/tensor-loader.js";
 import { decodeDigits } from "../digits-format.js";
