@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--snell-regularisers] [--backbone-precision fp32|int8] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
+ * [--rank 8] [--sparsity 0.9] [--snell-regularisers] [--backbone-precision fp32|int8] [--int8-fold 0|1] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
 import { ConfigError, SnellError } from "../src/errors.js";
@@ -13,6 +13,7 @@ import type { Value } from "../src/ir/value.js";
 import { parseBackbonePrecision } from "../src/models/backbone-precision.js";
 import { backboneOf, resolveVariant } from "../src/models/registry.js";
 import { applyAdapters } from "../src/peft/apply.js";
+import { int8Fold } from "../src/peft/snell/int8-fold.js";
 import { SNELL_SEED_INPUT } from "../src/peft/snell/method.js";
 import { thresholdOf } from "../src/peft/snell/threshold-graph.js";
 import { Rng } from "../src/random.js";
@@ -56,6 +57,9 @@ const optLevel = opt("opt", "");
 const gelu = opt("gelu", "");
 // "0": keep SNELL's dW from the forward instead of recomputing it (for comparison).
 if (opt("recompute", "") === "0") GraphBuilder.prototype.recompute = (v: Value) => v;
+// --int8-fold 0: SNELL over int8 adds a float32 x dW to the int8 product instead of the requantized fold.
+const int8FoldOpt = opt("int8-fold", "");
+if (int8FoldOpt === "0") int8Fold.enabled = false;
 if (gelu === "plain") {
   GraphBuilder.prototype.gelu = function (this: GraphBuilder, x: Value): Value {
     const dt = x.dtype;
@@ -153,7 +157,7 @@ async function main(): Promise<void> {
       cpu0 = process.cpuUsage();
       faults0 = process.resourceUsage().minorPageFault;
     }
-    const seed: Record<string, BigInt64Array> = argv.includes("--snell-regularisers") && method === "snell" ? { [SNELL_SEED_INPUT]: BigInt64Array.of(BigInt(i + 1)) } : {};
+    const seed: Record<string, Int32Array> = argv.includes("--snell-regularisers") && method === "snell" ? { [SNELL_SEED_INPUT]: Int32Array.of(i + 1) } : {};
     losses.push((await session.step({ images, labels, ...seed }, 1e-3)).loss);
   }
   const cpu = process.cpuUsage(cpu0);
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
   await session.release();
 
   const out: Record<string, unknown> = {
-    engine: "snell-ts", device, backbone_precision: precision, model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
+    engine: "snell-ts", device, backbone_precision: precision, ...(precision === "int8" && method === "snell" ? { int8_fold: int8Fold.enabled } : {}), model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
     step_s: stepS, cpu_s: cpuS, page_faults: faults, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
     peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled, js_heap_compiled_mib: jsHeapCompiled,
     trainable: pm.trainableCounts().trainable, losses,

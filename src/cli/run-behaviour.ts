@@ -5,6 +5,7 @@
 import type { TransformSpec } from "../data/transforms.js";
 import { RANDOM_MASK_DRAW } from "../ir/ops/random.js";
 import { ADAPTER_DROP_PATH_UNIT, ADAPTER_INPUT_DROPOUT } from "../peft/site-regularisers.js";
+import { snellInt8Site } from "../peft/snell/int8-fold.js";
 import { FULL_SPARSITY, ZERO_SPARSITY } from "../peft/snell/sparsify.js";
 
 /** How one preprocessing pipeline brings an image to the model. */
@@ -51,6 +52,8 @@ export const RUN_SEMANTICS: Readonly<Record<string, unknown>> = {
   zeroSparsity: ZERO_SPARSITY,
   /** s = 1: dW = 0 with zero gradient. */
   fullSparsity: FULL_SPARSITY,
+  /** SNELL's fused site without dropout / drop-path over an int8 backbone (`--backbone-precision int8`): the fold's form. */
+  snellInt8Site: snellInt8Site(),
 };
 
 function preprocessRecord(t: TransformSpec): PreprocessRecord {

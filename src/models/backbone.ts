@@ -5,6 +5,7 @@
  * and a `--model` name with resolveVariant(name) (models/registry.ts), where each built-in registers.
  */
 import type { GraphBuilder } from "../ir/builder.js";
+import type { Int8Weight } from "../ir/int8-matmul.js";
 import type { ParamBinder, ParameterStore } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import type { Rng } from "../random.js";
@@ -34,9 +35,25 @@ export interface SiteWeight {
 
 /** A site's frozen linear layer as graph values (unchanged from today's FrozenLinear). */
 export interface FrozenLinear {
-  weight: Value;
+  /** The float32 weight [N, nIn]; null when the backbone holds it int8 (`int8`). */
+  weight: Value | null;
   bias: Value | null;
   rows: readonly [number, number];
+  /** The whole weight as int8 (q [nIn, N], scale [N]) under `backbonePrecision: "int8"`; rows select columns of q. */
+  int8?: Int8Weight;
+}
+
+/**
+ * A site's frozen layer from its parameter names: an int8 weight as `int8` (no float32 copy is bound),
+ * a float32 one as `weight`.
+ *
+ * @example
+ * const frozen = () => frozenLinearOf(bind, "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias", [0, 768]);
+ */
+export function frozenLinearOf(bind: ParamBinder, weight: string, bias: string | null, rows: readonly [number, number]): FrozenLinear {
+  const q = bind.int8(weight);
+  const b = bias === null ? null : bind.get(bias);
+  return q ? { weight: null, bias: b, rows, int8: q } : { weight: bind.get(weight), bias: b, rows };
 }
 
 /**

@@ -11,7 +11,7 @@ import { fnv1a } from "../ir/ops/random.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import { truncNormal, type Rng } from "../random.js";
-import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteInfo, SiteWeight } from "./backbone.js";
+import { frozenLinearOf, type Backbone, type BackboneForwardOptions, type FrozenLinear, type ParamSpec, type SiteInfo, type SiteWeight } from "./backbone.js";
 import { convnextCheckpointFilter } from "./convnext-checkpoint.js";
 import { convnextVariantNames, convnextVariantOrNull } from "./convnext-variants.js";
 import { timmTruncNormal } from "./vit.js";
@@ -173,7 +173,7 @@ class Ctx {
     const adapt = this.opts.adapt;
     if (!adapt) return y;
     const s = this.sites.get(path)!;
-    const frozen = (): FrozenLinear => ({ weight: this.bind.get(`${path}.weight`), bias: this.bind.get(`${path}.bias`), rows: [0, s.nOut] });
+    const frozen = (): FrozenLinear => frozenLinearOf(this.bind, `${path}.weight`, `${path}.bias`, [0, s.nOut]);
     return this.g.scope(path, () => adapt(s, x, y, frozen, this.B));
   }
 

@@ -10,7 +10,7 @@ import { fnv1a } from "../ir/ops/random.js";
 import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import { truncNormal, type Rng } from "../random.js";
-import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteInfo, SiteWeight } from "./backbone.js";
+import { frozenLinearOf, type Backbone, type BackboneForwardOptions, type FrozenLinear, type ParamSpec, type SiteInfo, type SiteWeight } from "./backbone.js";
 import { SWIN_LAYOUTS, swinCheckpointFilter } from "./swin-checkpoint.js";
 import { swinVariantNames, swinVariantOrNull } from "./swin-variants.js";
 
@@ -228,7 +228,7 @@ class Ctx {
     const s = this.sites.get(path)!;
     const frozen = (): FrozenLinear => {
       const w = swinSiteWeight(this.cfg, s), lo = w.rowOffset;
-      return { weight: this.bind.get(w.weight), bias: w.bias === null ? null : this.bind.get(w.bias), rows: [lo, lo + s.nOut] };
+      return frozenLinearOf(this.bind, w.weight, w.bias, [lo, lo + s.nOut]);
     };
     return this.g.scope(path, () => adapt(s, x, y, frozen, samples));
   }

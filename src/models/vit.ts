@@ -10,7 +10,7 @@ import { ParameterStore, type ParamBinder } from "../ir/parameters.js";
 import type { Value } from "../ir/value.js";
 import { fnv1a } from "../ir/ops/random.js";
 import { truncNormal, type Rng } from "../random.js";
-import type { Backbone, BackboneForwardOptions, FrozenLinear, ParamSpec, SiteHook, SiteInfo, SiteWeight } from "./backbone.js";
+import { frozenLinearOf, type Backbone, type BackboneForwardOptions, type FrozenLinear, type ParamSpec, type SiteHook, type SiteInfo, type SiteWeight } from "./backbone.js";
 import { vitCheckpointFilter } from "./checkpoint-filter.js";
 import { vitModelNames, vitTestVariant, vitVariantOrNull } from "./vit-variants.js";
 
@@ -205,7 +205,7 @@ class Ctx {
     const s = this.sites.get(path)!;
     const frozen = (): FrozenLinear => {
       const w = vitSiteWeight(this.cfg, s), lo = w.rowOffset;
-      return { weight: this.bind.get(w.weight), bias: w.bias === null ? null : this.bind.get(w.bias), rows: [lo, lo + s.nOut] };
+      return frozenLinearOf(this.bind, w.weight, w.bias, [lo, lo + s.nOut]);
     };
     return this.g.scope(path, () => this.adapt!(s, x, y, frozen, samples));
   }

@@ -126,9 +126,9 @@ export class PeftModel {
       features,
       ...(train && stochasticDepth > 0 && blocks > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
       // The backbone says how the rows group (images; a window-attention backbone's windows).
-      // An int8 frozen layer has no float32 weight to fold an update into: methods add to its output instead.
+      // An int8 frozen layer comes as FrozenLinear.int8 (no float32 weight): SNELL folds into it (snell/int8-fold.ts).
       adapt: (site, x, y, frozen, samples) => (sites.has(site.path)
-        ? this.method.adapt({ g, bind, site, x, y, frozen: this.isInt8(backbone.siteWeight(this.cfg, site).weight) ? undefined : frozen, train, runInput: ri, samples }, cfg)
+        ? this.method.adapt({ g, bind, site, x, y, frozen, train, runInput: ri, samples }, cfg)
         : y),
     });
   }

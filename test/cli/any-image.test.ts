@@ -93,6 +93,7 @@ describe("FGVC as the authors' --test runs", () => {
     assert.deepEqual(b.semantics, {
       adapterDropPathUnit: "leading-axis unit: an image; a window at window-attention sites", adapterInputDropout: "one-mask-per-input", dropoutMaskDraw: "bank-two-forward-windows/int32-hash",
       zeroSparsity: { snell: "dense", snella: "threshold" }, fullSparsity: "zero-update",
+      snellInt8Site: "fold: Wm = dequant(W0q) + dW each step; forward x Wm^T in float32; dX int8MatMul(dY s', q(Wm)) with q per output channel; dW's gradient dY^T x in float32 (straight-through)",
     });
 
     const tv = join(tmp.dir, "fgvc-trainval");

@@ -173,7 +173,7 @@ describe("Swin sites", () => {
         // A wrong row offset or weight name would change the logits.
         const { weight, bias, rows } = frozen();
         rebuilt++;
-        const w = g.Slice(weight, [rows[0]], [rows[1]], [0]), b = bias && g.Slice(bias, [rows[0]], [rows[1]], [0]);
+        const w = g.Slice(weight!, [rows[0]], [rows[1]], [0]), b = bias && g.Slice(bias, [rows[0]], [rows[1]], [0]);
         return g.Gemm(x, w, b, { transB: 1 });
       },
     }));

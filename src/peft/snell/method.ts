@@ -12,6 +12,7 @@ import { SNELL_DEFAULTS, validateSnell, type SnellCommonConfig, type SnellConfig
 import { denseDelta } from "./delta.js";
 import { defaultAbg, defaultC, kernelMatrix, mixKernel } from "./kernel.js";
 import { fusedSite, fusedSiteApplies } from "./site.js";
+import { int8Fold } from "./int8-fold.js";
 import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
 import { sparsify, type ZeroSparsity } from "./sparsify.js";
 import { snellRuntime } from "./runtime.js";
@@ -120,7 +121,9 @@ export function adaptSnell(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBu
     const samplePath = (v: Value) => adapterDropPath(g, v, cfg.dropPath, seed(), fnv1a(`${site.path}/${o.prefix}drop_path`), ctx.samples);
     if (fused(ctx, cfg, o)) {
       const names = snellParamNames(site, o.prefix);
-      const fold = !dropout && !dropPath && ctx.frozen ? ctx.frozen() : undefined;
+      const offered = !dropout && !dropPath && ctx.frozen ? ctx.frozen() : undefined;
+      // An int8 layer is folded (int8-fold.ts) unless int8Fold.enabled is off; then x dW is added to its int8 output.
+      const fold = offered?.int8 && !int8Fold.enabled ? undefined : offered;
       const { out, ok } = fusedSite(g, {
         x: xin, A: bind.get(names.A), B: bind.get(names.B), c: cfg.learnableC ? bind.get(names.c) : undefined,
         sparsity: o.sparsity as number, exactThreshold: o.exactThreshold ?? cfg.exactThreshold, frozen: fold, after: x,

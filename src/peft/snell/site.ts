@@ -13,6 +13,7 @@ import type { Value } from "../../ir/value.js";
 import type { FrozenLinear } from "../method.js";
 import { SQRT_EPS, defaultC } from "./kernel.js";
 import { thresholdOf } from "./threshold-graph.js";
+import { foldDx, foldForward, foldedRows, int8Fold, requantizedRows } from "./int8-fold.js";
 
 export interface FusedSiteInputs {
   /** Site input rows [M, nIn] (after dropout, when there is any). */
@@ -26,7 +27,10 @@ export interface FusedSiteInputs {
   sparsity: number;
   /** Sort whole matrices for the threshold (see threshold-graph.ts). */
   exactThreshold?: boolean;
-  /** The frozen layer (the site's W [nOut, nIn] and bias are `rows` of it) to fold in; absent: the op returns x dW alone. */
+  /**
+   * The frozen layer (the site's W [nOut, nIn] and bias are `rows` of it) to fold in; absent: the op returns x dW alone.
+   * An int8 one (`frozen.int8`): dequant(W0q) + dW^T each step, dx through it requantized (int8-fold.ts).
+   */
   frozen?: FrozenLinear;
   /** The value the forward waits for (the site input), so that ORT does not run every site's kernel first. */
   after: Value;
@@ -155,7 +159,10 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
   let aug: { X: Value[]; Y: Value[] } | null = null;
   let cs: Value[] | null = null;
 
-  const xs = [inp.x, A, B, ...(inp.c ? [inp.c] : []), ...(frozen ? [frozen.weight, ...(frozen.bias ? [frozen.bias] : [])] : [])];
+  // An int8 frozen weight (frozen.int8) is not an input of the op: it has no gradient.
+  const fw = frozen?.weight ?? null, q8 = frozen?.int8;
+  const xs = [inp.x, A, B, ...(inp.c ? [inp.c] : []), ...(fw ? [fw] : []), ...(frozen?.bias ? [frozen.bias] : [])];
+  const at = { w: inp.c ? 1 : 0, b: (inp.c ? 1 : 0) + (fw ? 1 : 0) }; // positions in `rest`
   const rows = frozen?.rows ?? [0, nOut];
   const out = g.customVjp(
     xs,
@@ -170,8 +177,13 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
       ok = th.ok;
       const { dWT } = sparseT(g, K, t);
       if (!frozen) return g.Gemm(x!, dWT, null, { transB: 1 });
-      const w = rowsOf(g, rest[inp.c ? 1 : 0]!, rows, false);
-      const bias = frozen.bias ? rowsOf(g, rest[inp.c ? 2 : 1]!, rows, false) : null;
+      const bias = frozen.bias ? rowsOf(g, rest[at.b]!, rows, false) : null;
+      if (q8 && !int8Fold.int8Forward) return g.Gemm(x!, foldedRows(g, q8, rows, dWT), bias, { transB: 1 });
+      if (q8) {
+        const { qT, s } = requantizedRows(g, q8, rows, dWT);
+        return foldForward(g, x!, qT, s, bias);
+      }
+      const w = rowsOf(g, rest[at.w]!, rows, false);
       return g.Gemm(x!, g.Add(w, dWT), bias, { transB: 1 });
     },
     (g, [x, a, b, ...rest], _y, dy) => {
@@ -199,10 +211,17 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
         const Gb = g.Gemm(dyb, x!, g.Slice(mult, [0], [1], [0]), { transA: 1, beta: 0 }); // [rows, nIn]
         G.push(Gb);
         const dK = g.Mul(Gb, mult);
-        const wb = frozen ? rowsOf(g, rest[inp.c ? 1 : 0]!, [rows[0] + r0, rows[0] + r1], true) : null;
-        const op = wb ? g.Add(wb, dWT) : dWT;
-        // Blocks accumulate dx in the Gemm's C (in place, and in order: each block waits for the last).
-        dx = dx ? g.Gemm(dyb, op, dx) : g.MatMul(dyb, op);
+        if (q8) {
+          // Straight-through: dx through the requantized rows (the forward's numbers: same ops, same dW^T rows).
+          const { qT, s } = requantizedRows(g, q8, [rows[0] + r0, rows[0] + r1], dWT);
+          const dxb = foldDx(g, dyb, qT, s);
+          dx = dx ? g.Add(dx, dxb) : dxb;
+        } else {
+          const wb = fw ? rowsOf(g, rest[at.w]!, [rows[0] + r0, rows[0] + r1], true) : null;
+          const op = wb ? g.Add(wb, dWT) : dWT;
+          // Blocks accumulate dx in the Gemm's C (in place, and in order: each block waits for the last).
+          dx = dx ? g.Gemm(dyb, op, dx) : g.MatMul(dyb, op);
+        }
         wait = g.Slice(dx, [0], [1], [0]); // [1, nIn]
         for (let p = 0; p < P; p++) {
           // Each group waits for the previous group's products, so only one group's tensors are alive.
@@ -231,11 +250,9 @@ export function fusedSite(g: GraphBuilder, inp: FusedSiteInputs): FusedSiteResul
       const dA = g.Add(dYa, g.Mul(a!, dYn));
       const grads: (Value | null)[] = [dx!, dA, dB];
       if (c) grads.push(g.Reshape(cat(dc.map(sum)), [P]));
-      if (frozen) {
-        // The frozen layer's own gradients, pruned from the graph unless it is trained.
-        grads.push(toWhole(g, cat(G), frozen.weight, rows));
-        if (frozen.bias) grads.push(toWhole(g, g.ReduceSum(dy, [0], 0), frozen.bias, rows));
-      }
+      // The frozen layer's own gradients, pruned from the graph unless it is trained.
+      if (fw) grads.push(toWhole(g, cat(G), fw, rows));
+      if (frozen?.bias) grads.push(toWhole(g, g.ReduceSum(dy, [0], 0), frozen.bias, rows));
       return grads;
     },
   );
