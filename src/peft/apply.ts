@@ -49,7 +49,7 @@ export interface PeftForwardOptions {
   /**
    * Stochastic depth of the backbone's blocks in training graphs (timm's drop_path_rate; the SNELL
    * scripts train with 0.1): as timm, rates rise linearly over the blocks from 0 to `stochasticDepth`.
-   * Its masks hash the int64 run input `stochastic_depth_seed`. Default 0.
+   * Its masks hash the int32 run input `stochastic_depth_seed`. Default 0.
    */
   stochasticDepth?: number;
 }
@@ -124,7 +124,7 @@ export class PeftModel {
     const blocks = new Set(backbone.sites(this.cfg).map((s) => s.block).filter((b) => b !== null)).size;
     return backbone.forward(g, bind, this.cfg, images, {
       features,
-      ...(train && stochasticDepth > 0 && blocks > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int64") } } : {}),
+      ...(train && stochasticDepth > 0 && blocks > 1 ? { dropPath: { rate: stochasticDepth, seed: ri(STOCHASTIC_DEPTH_SEED_INPUT, [], "int32") } } : {}),
       // The backbone says how the rows group (images; a window-attention backbone's windows).
       // An int8 frozen layer comes as FrozenLinear.int8 (no float32 weight): SNELL folds into it (snell/int8-fold.ts).
       adapt: (site, x, y, frozen, samples) => (sites.has(site.path)

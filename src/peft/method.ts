@@ -35,7 +35,7 @@ export interface AdaptContext {
    * Declares a per-run graph input (a threshold, a sparsity level, a dropout seed); the caller of the
    * graph feeds it. Returns the same value when asked twice for one name.
    */
-  runInput(name: string, shape: readonly number[], dtype?: "float32" | "int64"): Value;
+  runInput(name: string, shape: readonly number[], dtype?: "float32" | "int32"): Value;
 }
 
 /**
@@ -72,8 +72,8 @@ export interface PeftMethod<C extends { method: string }> {
   runtime?(ctx: RuntimeContext<C>): MethodRuntime;
 }
 
-/** A float32 or int64 graph feed (what `MethodRuntime.feeds` returns). */
-export type RuntimeFeed = Float32Array | BigInt64Array;
+/** A float32 or int32 graph feed (what `MethodRuntime.feeds` returns; seeds are int32, see seeds.ts). */
+export type RuntimeFeed = Float32Array | Int32Array;
 
 /** What a method's runtime is told about the run when it is created. */
 export interface RuntimeContext<C> {

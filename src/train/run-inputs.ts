@@ -1,7 +1,7 @@
 /**
  * @file Per-run graph inputs that a model declares while it is built (dropout and drop-path seeds,
  * SNELLA's per-matrix sparsity) and the feeds the trainer gives them at each step. The method's
- * runtime feeds its own inputs; any other int64 `*_seed` scalar (the backbone's stochastic depth)
+ * runtime feeds its own inputs; any other int32 `*_seed` scalar (the backbone's stochastic depth)
  * gets a hash of (name, seed, step). Everything is a function of (seed, step), so a resumed run
  * feeds exactly what the uninterrupted one did.
  */
@@ -17,7 +17,7 @@ import type { Feed } from "../runtime/compiled.js";
 export interface RunInputDecl {
   name: string;
   shape: readonly number[];
-  dtype: "float32" | "int64";
+  dtype: "float32" | "int32";
 }
 
 /** The feeds a method computes for step `step` (its runtime's `feeds`). */
@@ -25,7 +25,7 @@ export type MethodFeeds = (step: number) => Record<string, RuntimeFeed>;
 
 /**
  * Records the run inputs a build declares, per graph, and computes their feeds: the method's feeds
- * where it gives one, a hashed seed for other `*_seed` int64 scalars, and an error for anything else.
+ * where it gives one, a hashed seed for other `*_seed` int32 scalars, and an error for anything else.
  */
 export class RunInputs {
   private readonly byGraph = new WeakMap<GraphBuilder, Map<string, RunInputDecl>>();
@@ -53,7 +53,7 @@ export class RunInputs {
     const out: Record<string, Feed> = {};
     for (const d of this.declared.values()) {
       if (d.name in own) out[d.name] = own[d.name]!;
-      else if (d.dtype === "int64" && d.name.endsWith("_seed") && d.shape.length === 0) out[d.name] = hashedSeedFeed(d.name, this.seed, step);
+      else if (d.dtype === "int32" && d.name.endsWith("_seed") && d.shape.length === 0) out[d.name] = hashedSeedFeed(d.name, this.seed, step);
       else throw new ConfigError(`run input "${d.name}" (${d.dtype} [${d.shape.join(", ")}]) has no feed: the trainer feeds "*_seed" scalars and the method runtime's feeds only`);
     }
     return out;

@@ -1,6 +1,6 @@
 /**
  * @file A few optimizer steps of a PeftModel on one fixed batch, feeding every per-step input its graph
- * declares (a fresh int64 seed per step, SNELLA's sparsity fixed at 0.5): the "does it train" check
+ * declares (a fresh int32 seed per step, SNELLA's sparsity fixed at 0.5): the "does it train" check
  * the backbone tests share.
  */
 import type { GraphBuilder } from "../../src/ir/builder.js";
@@ -27,7 +27,7 @@ export async function trainSteps(pm: PeftModel, images: Float32Array, labels: Bi
   for (let i = 0; i < n; i++) {
     // Every per-step seed the graph declares (stochastic depth, the method's masks) gets a fresh value;
     // SNELLA's per-matrix sparsity (its allocator's feed) is fixed.
-    const seeds = Object.fromEntries(graph!.inputs.filter((v) => v.dtype === "int64" && v.rank === 0).map((v) => [v.name, BigInt64Array.of(BigInt(i + 1))]));
+    const seeds = Object.fromEntries(graph!.inputs.filter((v) => v.dtype === "int32" && v.rank === 0).map((v) => [v.name, Int32Array.of(i + 1)]));
     const sparsity = Object.fromEntries(graph!.inputs.filter((v) => v.name.endsWith("snella_sparsity")).map((v) => [v.name, Float32Array.of(0.5)]));
     losses.push((await session.step({ images, labels, ...seeds, ...sparsity }, 3e-3)).loss);
   }

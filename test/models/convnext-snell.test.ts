@@ -31,7 +31,7 @@ async function snellRun(recompute: boolean, reg: number) {
   const g = new GraphBuilder();
   const bind = new ParamBinder(g, ps);
   const x = g.input("images", [B, 3, cfg.imgSize, cfg.imgSize]);
-  const seed = g.input(SNELL_SEED_INPUT, [], "int64");
+  const seed = g.input(SNELL_SEED_INPUT, [], "int32");
   const logits = convnextForward(g, bind, cfg, x, {
     adapt: (site, xs, y, frozen, samples) => (site.kind === "fc1" || site.kind === "fc2"
       ? snell.adapt({ g, bind, site, x: xs, y, frozen, samples, train: true, runInput: () => seed }, sc)
@@ -42,8 +42,8 @@ async function snellRun(recompute: boolean, reg: number) {
   const grads = grad(g, g.ReduceSum(g.Mul(logits, r), [0, 1], 0), trainable.map((p) => bind.get(p.name)));
   grads.forEach((d, i) => g.output(d, `grad${i}`));
   g.output(logits, "logits");
-  const feeds: Record<string, Float32Array | BigInt64Array> = { images };
-  if (reg > 0) feeds[SNELL_SEED_INPUT] = BigInt64Array.from([12345n]);
+  const feeds: Record<string, Float32Array | Int32Array> = { images };
+  if (reg > 0) feeds[SNELL_SEED_INPUT] = Int32Array.of(12345);
   for (const p of trainable) feeds[p.name] = p.data;
   const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
   const res = await c.run(feeds);

@@ -20,15 +20,15 @@ const cfg: SwinConfig = { arch: "swin", imgSize: 32, patchSize: 4, inChans: 3, n
 const B = 2;
 const images = Float32Array.from({ length: B * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.31));
 
-/** Runs `build` once, feeding images, every graph input that is a parameter, and int64 seeds. */
+/** Runs `build` once, feeding images, every graph input that is a parameter, and int32 seeds. */
 async function run(ps: ParameterStore, build: (g: GraphBuilder, bind: ParamBinder, x: Value) => Value): Promise<Float32Array> {
   const g = new GraphBuilder();
   const x = g.input("images", [B, 3, 32, 32]);
   g.output(build(g, new ParamBinder(g, ps), x), "out");
-  const feeds: Record<string, Float32Array | BigInt64Array> = { images };
+  const feeds: Record<string, Float32Array | Int32Array> = { images };
   for (const v of g.inputs) {
     if (v.name === "images") continue;
-    feeds[v.name] = v.dtype === "int64" ? BigInt64Array.from([7n]) : ps.get(v.name).data;
+    feeds[v.name] = v.dtype === "int32" ? Int32Array.of(7) : ps.get(v.name).data;
   }
   const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
   const res = await c.run(feeds);
@@ -100,7 +100,7 @@ describe("Swin with adapters", () => {
     let inputs: string[] = [];
     const out = await run(pm.params, (g, bind, x) => {
       const y = pm.forward(g, bind, x, { train: true, stochasticDepth: 0.1 });
-      inputs = g.inputs.filter((v) => v.dtype === "int64").map((v) => v.name);
+      inputs = g.inputs.filter((v) => v.dtype === "int32").map((v) => v.name);
       return y;
     });
     assert.deepEqual(inputs.sort(), ["snell_dropout_seed", "stochastic_depth_seed"]);

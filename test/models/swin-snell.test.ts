@@ -31,7 +31,7 @@ async function build(recompute: boolean, reg: number): Promise<Result> {
   const g = new GraphBuilder();
   const bind = new ParamBinder(g, ps);
   const images = g.input("images", [B, 3, cfg.imgSize, cfg.imgSize]);
-  const seed = g.input(SNELL_SEED_INPUT, [], "int64");
+  const seed = g.input(SNELL_SEED_INPUT, [], "int32");
   const logits = swinForward(g, bind, cfg, images, {
     adapt: (site, x, y, frozen, samples) => (targets.has(site.kind)
       ? snell.adapt({ g, bind, site, x, y, frozen, samples, train: true, runInput: () => seed }, sc)
@@ -43,11 +43,11 @@ async function build(recompute: boolean, reg: number): Promise<Result> {
   const grads = grad(g, loss, trainable.map((p) => bind.get(p.name)));
   grads.forEach((d, i) => g.output(d, `grad${i}`));
   g.output(logits, "logits");
-  const feeds: Record<string, Float32Array | BigInt64Array> = {
+  const feeds: Record<string, Float32Array | Int32Array> = {
     images: Float32Array.from({ length: B * 3 * cfg.imgSize ** 2 }, (_, i) => Math.sin(i * 0.13)),
   };
   // Without regularisers nothing reads the seed and the graph has no such input.
-  if (reg > 0) feeds[SNELL_SEED_INPUT] = BigInt64Array.from([12345n]);
+  if (reg > 0) feeds[SNELL_SEED_INPUT] = Int32Array.of(12345);
   for (const p of trainable) feeds[p.name] = p.data;
   const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
   const res = await c.run(feeds);

@@ -24,12 +24,12 @@ const B = 8, T = 5, N = 3;
 /** Per-sample statistics of adapterDropPath(ones [B*T, N]) over seeds, with `samples` groups. */
 async function dropPathStats(p: number, samples: number, seeds: number) {
   const g = new GraphBuilder();
-  const x = g.input("x", [B * T, N]), seed = g.input("seed", [], "int64");
+  const x = g.input("x", [B * T, N]), seed = g.input("seed", [], "int32");
   g.output(adapterDropPath(g, x, p, seed, fnv1a("site"), samples), "y");
   const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
   let kept = 0, mixed = 0, badScale = 0;
   for (let s = 0; s < seeds; s++) {
-    const y = (await c.run({ x: new Float32Array(B * T * N).fill(1), seed: BigInt64Array.of(BigInt(s)) })).y!.data as Float32Array;
+    const y = (await c.run({ x: new Float32Array(B * T * N).fill(1), seed: Int32Array.of(s) })).y!.data as Float32Array;
     for (let b = 0; b < B; b++) {
       const rows = y.subarray(b * T * N, (b + 1) * T * N);
       const keptRows = rows.filter((v) => v !== 0).length / N;
@@ -58,7 +58,7 @@ describe("adapter drop-path drops whole samples", () => {
 
   test("rows that do not split into the samples are refused", () => {
     const g = new GraphBuilder();
-    const x = g.input("x", [10, 3]), seed = g.input("seed", [], "int64");
+    const x = g.input("x", [10, 3]), seed = g.input("seed", [], "int32");
     assert.throws(() => adapterDropPath(g, x, 0.1, seed, 1, 3), /10 rows do not split into 3 samples/);
   });
 
@@ -84,7 +84,7 @@ describe("adapter drop-path drops whole samples", () => {
       const ct = await CompiledGraph.compile(build(true), { intraOpThreads: 1 });
       let keptSamples = 0;
       for (let s = 0; s < 20; s++) {
-        const tr = (await ct.run({ ...feeds, snell_dropout_seed: BigInt64Array.of(BigInt(s)) })).out!.data as Float32Array;
+        const tr = (await ct.run({ ...feeds, snell_dropout_seed: Int32Array.of(s) })).out!.data as Float32Array;
         for (let b = 0; b < B; b++) {
           const k = tr[b * T * site.nOut]! / ev[b * T * site.nOut]!;
           assert.ok(Math.abs(k) < 1e-6 || Math.abs(k - 2) < 1e-5, `sample ${b}: factor ${k}`);
@@ -112,11 +112,11 @@ describe("adapter drop-path drops whole samples", () => {
     g.output(lora.adapt({ g, bind, site, x, y, samples: B, train: false, runInput: ri }, cfg), "ev");
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
     const rng = new Rng(4);
-    const feeds: Record<string, Float32Array | BigInt64Array> = { x: Float32Array.from({ length: B * T * site.nIn }, () => rng.normal()), y: new Float32Array(B * T * site.nOut) };
+    const feeds: Record<string, Float32Array | Int32Array> = { x: Float32Array.from({ length: B * T * site.nIn }, () => rng.normal()), y: new Float32Array(B * T * site.nOut) };
     for (const p of ps.trainable()) feeds[p.name] = p.data;
     let kept = 0;
     for (let s = 0; s < 20; s++) {
-      const r = await c.run({ ...feeds, lora_dropout_seed: BigInt64Array.of(BigInt(s)) });
+      const r = await c.run({ ...feeds, lora_dropout_seed: Int32Array.of(s) });
       const [tr, ev] = [r.tr!.data as Float32Array, r.ev!.data as Float32Array];
       for (let b = 0; b < B; b++) {
         const k = tr[b * T * site.nOut]! / ev[b * T * site.nOut]!;
@@ -165,9 +165,9 @@ describe("q, k and v share one input-dropout mask", () => {
     // a second graph value with the same numbers: another input, so its own mask
     g.output(g.scope("other", () => adapt(q, g.Identity(x))), "other");
     const c = await CompiledGraph.compile(g, { intraOpThreads: 1 });
-    const feeds: Record<string, Float32Array | BigInt64Array> = { x: Float32Array.from({ length: 24 }, (_, i) => 1 + Math.sin(i)), y: new Float32Array(24) };
+    const feeds: Record<string, Float32Array | Int32Array> = { x: Float32Array.from({ length: 24 }, (_, i) => 1 + Math.sin(i)), y: new Float32Array(24) };
     for (const p of ps.trainable()) feeds[p.name] = p.data;
-    feeds[method === "snell" ? "snell_dropout_seed" : "lora_dropout_seed"] = BigInt64Array.of(9n);
+    feeds[method === "snell" ? "snell_dropout_seed" : "lora_dropout_seed"] = Int32Array.of(9);
     const out = await c.run(feeds);
     await c.release();
     return ["q", "k", "other"].map((n) => Array.from(out[n]!.data as Float32Array));

@@ -27,7 +27,7 @@ async function graphDelta(method: "snell" | "snella", s: number, rng: Rng): Prom
   const g = new GraphBuilder();
   const bind = new ParamBinder(g, ps);
   const x = g.input("x", [site.nIn, site.nIn]), y = g.input("y", [site.nIn, site.nOut]);
-  const runInput = (name: string, shape: readonly number[], dtype: "float32" | "int64" = "float32") => g.input(name, shape, dtype);
+  const runInput = (name: string, shape: readonly number[], dtype: "float32" | "int32" = "float32") => g.input(name, shape, dtype);
   if (method === "snell") {
     const cfg: SnellConfig = { method: "snell", ...SNELL_DEFAULTS, sparsity: s };
     snell.init(ps, site, cfg, rng);

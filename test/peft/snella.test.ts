@@ -141,7 +141,7 @@ describe("the snella method", () => {
     const g = new GraphBuilder();
     const bind = new ParamBinder(g, ps);
     const inputs = new Map<string, Value>();
-    const runInput = (name: string, shape: readonly number[], dtype: "float32" | "int64" = "float32") =>
+    const runInput = (name: string, shape: readonly number[], dtype: "float32" | "int32" = "float32") =>
       inputs.get(name) ?? (inputs.set(name, g.input(name, shape, dtype)), inputs.get(name)!);
     const x = g.input("x", [2, 6]), y = g.input("y", [2, 8]);
     g.output(snella.adapt({ g, bind, site, x, y, samples: 2, train: false, runInput }, cfg), "out");

@@ -42,7 +42,7 @@ async function run(model: string, method: Record<string, unknown>, device: Devic
   }, { device, intraOpThreads: 1 });
   const losses: number[] = [];
   for (let i = 0; i < STEPS; i++) {
-    const seeds = Object.fromEntries(graph!.inputs.filter((x) => x.dtype === "int64" && x.rank === 0).map((x) => [x.name, BigInt64Array.of(BigInt(1000 + i))]));
+    const seeds = Object.fromEntries(graph!.inputs.filter((x) => x.dtype === "int32" && x.rank === 0).map((x) => [x.name, Int32Array.of(1000 + i)]));
     const sparsity = Object.fromEntries(graph!.inputs.filter((x) => x.name.endsWith("snella_sparsity")).map((x) => [x.name, Float32Array.of(0.5)]));
     // lr 1e-3: AdamW moves an entry whose gradient is ~0 by up to lr a step whatever its sign, so
     // rounding-level gradient differences show at lr scale in such entries (BitFit's biases: 9e-5 at 3e-3).

@@ -92,10 +92,10 @@ export function fnv1a(s: string): number {
 const int32Seeds = new WeakMap<GraphBuilder, Map<Value, Value>>();
 
 /**
- * The seed as int32 in [0, 2^31): its low 31 bits. An int64 seed (the trainer's `*_seed` feeds) is
- * cast once per graph to int32 (its low 32 bits) in a node named "<seed>/as_int32": WebGPU has no int64
- * arithmetic, so ORT runs that one scalar Cast on the host, where the fed value is, and everything
- * after it is int32 arithmetic on the GPU.
+ * The seed as int32 in [0, 2^31): its low 31 bits. The trainer's `*_seed` inputs are int32 (peft/seeds.ts),
+ * so a step graph has no int64 node here (WebGPU has no int64 arithmetic; ORT ran the Cast on CPU). An
+ * int64 seed is still accepted: it is cast once per graph to int32 (its low 32 bits, what the int32
+ * feeds hold) in a node named "<seed>/as_int32".
  */
 function seedLow31(g: GraphBuilder, seed: Value): Value {
   let byGraph = int32Seeds.get(g);

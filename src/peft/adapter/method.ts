@@ -5,7 +5,7 @@ import type { PeftMethod, SiteInfo } from "../method.js";
 import { ADAPTER_DEFAULTS, validateAdapter, type AdapterConfig } from "./config.js";
 import { hashedSeedFeed, seedFeeds } from "../seeds.js";
 
-/** Run input holding the per-step dropout seed (int64 scalar), declared only when dropout > 0. */
+/** Run input holding the per-step dropout seed (int32 scalar), declared only when dropout > 0. */
 export const ADAPTER_SEED_INPUT = "adapter_dropout_seed";
 
 const names = (site: SiteInfo) => ({
@@ -37,7 +37,7 @@ export const adapter: PeftMethod<AdapterConfig> = {
     const p = names(site);
     const h = cfg.placement === "sequential" ? y : x;
     let u = g.gelu(g.Add(g.MatMul(h, bind.get(p.down)), bind.get(p.downBias)));
-    if (train && cfg.dropout > 0) u = g.dropout(u, cfg.dropout, runInput(ADAPTER_SEED_INPUT, [], "int64"), fnv1a(`${site.path}/adapter_dropout`));
+    if (train && cfg.dropout > 0) u = g.dropout(u, cfg.dropout, runInput(ADAPTER_SEED_INPUT, [], "int32"), fnv1a(`${site.path}/adapter_dropout`));
     let out = g.Add(g.MatMul(u, bind.get(p.up)), bind.get(p.upBias));
     if (cfg.scaling !== 1) out = g.Mul(out, g.scalar(cfg.scaling, out.dtype));
     return g.Add(y, out);

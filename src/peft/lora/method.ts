@@ -5,14 +5,14 @@ import type { PeftMethod, SiteInfo } from "../method.js";
 import { fnv1a } from "../../ir/ops/random.js";
 import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
 import { LORA_DEFAULTS, validateLora, type LoraConfig } from "./config.js";
-import { seedFeeds } from "../seeds.js";
+import { int32Seed, seedFeeds } from "../seeds.js";
 
-/** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when one is on. */
+/** Run input holding the per-step dropout / drop-path seed (int32 scalar), declared only when one is on. */
 export const LORA_SEED_INPUT = "lora_dropout_seed";
 
-/** The feed for `LORA_SEED_INPUT` at a step: any int64 works; (seed, step) makes masks reproducible on resume. */
-export function loraSeedFeed(step: number, seed = 0): BigInt64Array {
-  return BigInt64Array.of(BigInt(seed) * 1_000_003n + BigInt(step));
+/** The feed for `LORA_SEED_INPUT` at a step: any value works; (seed, step) makes masks reproducible on resume. */
+export function loraSeedFeed(step: number, seed = 0): Int32Array {
+  return int32Seed(BigInt(seed) * 1_000_003n + BigInt(step));
 }
 
 const A = (site: SiteInfo) => `${site.path}.lora_A`;
@@ -36,7 +36,7 @@ export const lora: PeftMethod<LoraConfig> = {
   adapt({ g, bind, site, x, y, train, runInput, samples }, cfg) {
     const scale = cfg.alpha / cfg.rank;
     // q, k and v read one input value and share its dropped-out copy (ADAPTER_INPUT_DROPOUT).
-    const xin = train && cfg.dropout > 0 ? adapterInputDropout(g, x, cfg.dropout, runInput(LORA_SEED_INPUT, [], "int64"), "lora_dropout") : x;
+    const xin = train && cfg.dropout > 0 ? adapterInputDropout(g, x, cfg.dropout, runInput(LORA_SEED_INPUT, [], "int32"), "lora_dropout") : x;
     // Scale the rank-r intermediate, the smallest tensor on the path.
     let h = g.MatMul(xin, bind.get(A(site)));
     if (scale !== 1) h = g.Mul(h, g.scalar(scale, h.dtype));
@@ -44,7 +44,7 @@ export const lora: PeftMethod<LoraConfig> = {
     const dropPath = train ? cfg.dropPath ?? 0 : 0;
     if (dropPath === 0) return g.Add(y, out);
     // whole samples, one draw per site (each of the authors' TuningModules has its own DropPath)
-    return g.Add(y, adapterDropPath(g, out, dropPath, runInput(LORA_SEED_INPUT, [], "int64"), fnv1a(`${site.path}/lora_drop_path`), samples));
+    return g.Add(y, adapterDropPath(g, out, dropPath, runInput(LORA_SEED_INPUT, [], "int32"), fnv1a(`${site.path}/lora_drop_path`), samples));
   },
   delta(params: ParameterStore, site, cfg) {
     return lowRankProduct(params.get(A(site)).data, params.get(B(site)).data, site.nIn, cfg.rank, site.nOut, cfg.alpha / cfg.rank);

@@ -16,8 +16,9 @@ import { int8Fold } from "./int8-fold.js";
 import { adapterDropPath, adapterInputDropout } from "../site-regularisers.js";
 import { sparsify, type ZeroSparsity } from "./sparsify.js";
 import { snellRuntime } from "./runtime.js";
+import { int32Seed } from "../seeds.js";
 
-/** Run input holding the per-step dropout / drop-path seed (int64 scalar), declared only when used. */
+/** Run input holding the per-step dropout / drop-path seed (int32 scalar), declared only when used. */
 export const SNELL_SEED_INPUT = "snell_dropout_seed";
 
 /**
@@ -28,8 +29,8 @@ export const SNELL_SEED_INPUT = "snell_dropout_seed";
 export const THRESHOLD_OK = "threshold_ok";
 
 /** The feed for `SNELL_SEED_INPUT` at a step; (seed, step) makes masks reproducible on resume. */
-export function snellSeedFeed(step: number, seed = 0): BigInt64Array {
-  return BigInt64Array.of(BigInt(seed) * 1_000_003n + BigInt(step) + 7n);
+export function snellSeedFeed(step: number, seed = 0): Int32Array {
+  return int32Seed(BigInt(seed) * 1_000_003n + BigInt(step) + 7n);
 }
 
 /** Sites whose adapter input gets dropout in the authors' code (proj's does not). */
@@ -114,7 +115,7 @@ function fused(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBuildOptions):
 export function adaptSnell(ctx: AdaptContext, cfg: SnellCommonConfig, o: SnellBuildOptions): Value {
   const { g, bind, site, x, y, train, runInput } = ctx;
   return g.scope(`${site.path}/${o.prefix}adapter`, () => {
-    const seed = () => runInput(SNELL_SEED_INPUT, [], "int64");
+    const seed = () => runInput(SNELL_SEED_INPUT, [], "int32");
     const dropout = train && cfg.dropout > 0 && DROPOUT_KINDS.has(site.kind);
     const dropPath = train && cfg.dropPath > 0;
     const xin = dropout ? adapterInputDropout(g, x, cfg.dropout, seed(), `${o.prefix}dropout`) : x;
