@@ -3,7 +3,7 @@
  * that configuration alone: builds a random-weight ViT with adapters, compiles the training step, times
  * `--steps` steps after one warm-up, and prints one JSON line. Run by bench/engine.ts; usable alone:
  * node --import tsx bench/child.ts --model vit_s --method lora [--batch 8] [--steps 3] [--threads 2]
- * [--rank 8] [--sparsity 0.9] [--snell-regularisers] [--backbone-precision fp32|int8] [--int8-fold 0|1] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
+ * [--rank 8] [--sparsity 0.9] [--snell-regularisers] [--backbone-precision fp32|int8] [--int8-fold 0|1|int8] [--device cpu|webgpu|cuda] [--thresholds] [--profile PREFIX] [--arena 0|1] [--pattern 0|1] [--spin 0|1] [--prepack 0|1] [--weights graph|inputs] [--opt disabled|basic|extended|all] [--gelu plain] [--recompute 0] [--rss-trace]
  */
 import { availableParallelism } from "node:os";
 import { ConfigError, SnellError } from "../src/errors.js";
@@ -57,9 +57,11 @@ const optLevel = opt("opt", "");
 const gelu = opt("gelu", "");
 // "0": keep SNELL's dW from the forward instead of recomputing it (for comparison).
 if (opt("recompute", "") === "0") GraphBuilder.prototype.recompute = (v: Value) => v;
-// --int8-fold 0: SNELL over int8 adds a float32 x dW to the int8 product instead of the requantized fold.
+// --int8-fold 0: SNELL over int8 adds a float32 x dW to the int8 product instead of folding (snell/int8-fold.ts);
+// int8: the fold's forward requantized too.
 const int8FoldOpt = opt("int8-fold", "");
 if (int8FoldOpt === "0") int8Fold.enabled = false;
+if (int8FoldOpt === "int8") int8Fold.int8Forward = true;
 if (gelu === "plain") {
   GraphBuilder.prototype.gelu = function (this: GraphBuilder, x: Value): Value {
     const dt = x.dtype;
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
   await session.release();
 
   const out: Record<string, unknown> = {
-    engine: "snell-ts", device, backbone_precision: precision, ...(precision === "int8" && method === "snell" ? { int8_fold: int8Fold.enabled } : {}), model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
+    engine: "snell-ts", device, backbone_precision: precision, ...(precision === "int8" && method === "snell" ? { int8_fold: !int8Fold.enabled ? "off" : int8Fold.int8Forward ? "int8-forward" : "fp32-forward" } : {}), model, method, rank, ...(method === "snell" ? { sparsity } : {}), batch, threads,
     step_s: stepS, cpu_s: cpuS, page_faults: faults, first_step_s: session.stats.stepSeconds[0], compile_s: compileS,
     peak_rss_mib: peak, rss_built_mib: rssBuilt, rss_compiled_mib: rssCompiled, js_heap_compiled_mib: jsHeapCompiled,
     trainable: pm.trainableCounts().trainable, losses,
