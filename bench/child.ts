@@ -8,7 +8,6 @@
 import { availableParallelism } from "node:os";
 import { ConfigError, SnellError } from "../src/errors.js";
 import { GraphBuilder } from "../src/ir/builder.js";
-import { crossEntropy } from "../src/ir/losses.js";
 import type { Value } from "../src/ir/value.js";
 import { parseBackbonePrecision } from "../src/models/backbone-precision.js";
 import { backboneOf, resolveVariant } from "../src/models/registry.js";
@@ -21,6 +20,7 @@ import { CompiledGraph } from "../src/runtime/compiled.js";
 import { parseDevice } from "../src/runtime/device.js";
 import { currentRssMiB, peakRssMiB } from "../src/runtime/memory.js";
 import { TrainSession } from "../src/train/step-session.js";
+import { classifierStep } from "./classifier-step.js";
 
 /** Bench model names (the reference script's) to timm architectures; any backbone in models/registry.ts. */
 export const ARCH = {
@@ -122,16 +122,7 @@ async function main(): Promise<void> {
   const pm = applyAdapters({ cfg, params: backboneOf(cfg).createParams(cfg, rng) }, peftConfig(), { seed: 0, backbonePrecision: precision });
   const rssBuilt = currentRssMiB();
   const tc = performance.now();
-  const session = await TrainSession.create({
-    params: pm.params,
-    build(g, bind, train) {
-      const images = g.input("images", [batch, cfg.inChans, cfg.imgSize, cfg.imgSize]);
-      const labels = g.input("labels", [batch], "int64");
-      const logits = pm.forward(g, bind, images, { train });
-      return { logits, loss: crossEntropy(g, logits, labels) };
-    },
-    optimizer: { kind: "adamw", weightDecay: 0.01 },
-  }, {
+  const session = await TrainSession.create(classifierStep(pm, batch), {
     device, intraOpThreads: threads, ...(profile ? { profilePrefix: profile } : {}), ...(arena ? { memArena: arena === "1" } : {}), ...(pattern ? { memPattern: pattern === "1" } : {}),
     ...(spin ? { spinning: spin === "1" } : {}), ...(prepack ? { prepacking: prepack === "1" } : {}),
     ...(weights ? { weights: weights as "graph" | "inputs" } : {}),

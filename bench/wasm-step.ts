@@ -11,12 +11,12 @@
  * Memory is caught as it is made (the threaded build constructs it in JS) or from the instance's exports.
  */
 import { ConfigError } from "../src/errors.js";
-import { crossEntropy } from "../src/ir/losses.js";
 import { backboneOf, resolveVariant } from "../src/models/registry.js";
 import { applyAdapters } from "../src/peft/apply.js";
 import { Rng } from "../src/random.js";
 import { ORT_PACKAGE, configureWasm } from "../src/runtime/ort.js";
 import { TrainSession } from "../src/train/step-session.js";
+import { classifierStep } from "./classifier-step.js";
 
 /** bench/child.ts's model names (importing it would run its bench). */
 const ARCH = { vit_ti: "vit_tiny_patch16_224", vit_s: "vit_small_patch16_224", vit_b: "vit_base_patch16_224" } as const;
@@ -63,16 +63,7 @@ async function main(): Promise<void> {
   const peft = method === "lora" ? { method: "lora", rank, alpha: rank, dropout: 0 } : { method: "snell", rank, sparsity, dropout: 0, dropPath: 0 };
   const pm = applyAdapters({ cfg, params: backboneOf(cfg).createParams(cfg, rng) }, peft, { seed: 0 });
   const tc = performance.now();
-  const session = await TrainSession.create({
-    params: pm.params,
-    build(g, bind, train) {
-      const images = g.input("images", [batch, cfg.inChans, cfg.imgSize, cfg.imgSize]);
-      const labels = g.input("labels", [batch], "int64");
-      const logits = pm.forward(g, bind, images, { train });
-      return { logits, loss: crossEntropy(g, logits, labels) };
-    },
-    optimizer: { kind: "adamw", weightDecay: 0.01 },
-  }, { weights });
+  const session = await TrainSession.create(classifierStep(pm, batch), { weights });
   const compileS = (performance.now() - tc) / 1000;
   const heapCompiled = heapMiB();
   const images = new Float32Array(batch * cfg.inChans * cfg.imgSize * cfg.imgSize).map(() => rng.normal());
