@@ -9,13 +9,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { GraphBuilder } from "../../src/ir/builder.js";
-import { crossEntropy } from "../../src/ir/losses.js";
 import { backboneOf, resolveVariant } from "../../src/models/registry.js";
 import { applyAdapters } from "../../src/peft/apply.js";
 import { Rng } from "../../src/random.js";
 import { CompiledGraph } from "../../src/runtime/compiled.js";
 import type { Device } from "../../src/runtime/device.js";
-import { TrainSession } from "../../src/train/step-session.js";
+import { trainSteps } from "../helpers/train-steps.js";
 import { webgpuSkip } from "../helpers/webgpu.js";
 
 const B = 2, STEPS = 5;
@@ -29,27 +28,9 @@ async function run(model: string, method: Record<string, unknown>, device: Devic
   const { inChans, imgSize } = pm.cfg;
   const images = Float32Array.from({ length: B * inChans * imgSize * imgSize }, () => rng.normal());
   const labels = BigInt64Array.from([1n, 3n]);
-  let graph: GraphBuilder | undefined;
-  const session = await TrainSession.create({
-    params: pm.params,
-    build(g, bind, train) {
-      graph = g;
-      const x = g.input("images", [B, inChans, imgSize, imgSize]);
-      const logits = pm.forward(g, bind, x, { train, stochasticDepth: 0.1 });
-      return { logits, loss: crossEntropy(g, logits, g.input("labels", [B], "int64")) };
-    },
-    optimizer: { kind: "adamw", weightDecay: 0.01 },
-  }, { device, intraOpThreads: 1 });
-  const losses: number[] = [];
-  for (let i = 0; i < STEPS; i++) {
-    const seeds = Object.fromEntries(graph!.inputs.filter((x) => x.dtype === "int32" && x.rank === 0).map((x) => [x.name, Int32Array.of(1000 + i)]));
-    const sparsity = Object.fromEntries(graph!.inputs.filter((x) => x.name.endsWith("snella_sparsity")).map((x) => [x.name, Float32Array.of(0.5)]));
-    // lr 1e-3: AdamW moves an entry whose gradient is ~0 by up to lr a step whatever its sign, so
-    // rounding-level gradient differences show at lr scale in such entries (BitFit's biases: 9e-5 at 3e-3).
-    losses.push((await session.step({ images, labels, ...seeds, ...sparsity }, 1e-3)).loss);
-  }
-  await session.syncParams();
-  await session.release();
+  // lr 1e-3: AdamW moves an entry whose gradient is ~0 by up to lr a step whatever its sign, so
+  // rounding-level gradient differences show at lr scale in such entries (BitFit's biases: 9e-5 at 3e-3).
+  const { losses } = await trainSteps(pm, images, labels, STEPS, { lr: 1e-3, device, seedOf: (i) => 1000 + i });
   const tensors = new Map(pm.params.trainable().map((p) => [p.name, Float32Array.from(p.data)]));
   return { losses, tensors };
 }
