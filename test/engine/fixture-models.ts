@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import type { GraphBuilder } from "../../src/ir/builder.js";
 import { ParameterStore, type ParamBinder } from "../../src/ir/parameters.js";
 import type { Value } from "../../src/ir/value.js";
+import { Rng, kaimingUniform } from "../../src/random.js";
 import type { OptimizerConfig } from "../../src/train/optim/index.js";
+import type { StepGraphSpec } from "../../src/train/step-session.js";
 
 export interface FixtureTensor { shape: number[]; data: number[]; decay?: boolean }
 export interface FixtureRun { optimizer: OptimizerConfig; lrs: number[]; losses: number[]; finalLogits: number[] }
@@ -60,4 +62,41 @@ export function transformer(g: GraphBuilder, b: ParamBinder, x: Value, heads = 2
   h = g.Add(h, lin(g, b, g.gelu(lin(g, b, ln(h, "block.norm2"), "block.fc1")), "block.fc2"));
   const clsOut = g.Reshape(g.Slice(ln(h, "norm"), [0], [1], [1]), [batch, dim]);
   return lin(g, b, clsOut, "head");
+}
+
+/** The session tests' MLP: batch, input, hidden and class sizes. */
+export const MLP = { B: 6, D: 5, H: 7, C: 3 } as const;
+
+/** The session tests' MLP parameters (seeded Kaiming init), all trainable but `frozen`. */
+export function mlpParams(frozen: readonly string[] = []): ParameterStore {
+  const { D, H, C } = MLP;
+  const rng = new Rng(3);
+  const ps = new ParameterStore();
+  const add = (name: string, shape: number[], fanIn: number) =>
+    ps.add(name, shape, kaimingUniform(rng, shape.reduce((a, b) => a * b, 1), fanIn), { trainable: !frozen.includes(name) });
+  add("fc1.weight", [D, H], D); add("fc1.bias", [H], D);
+  add("fc2.weight", [H, C], H); add("fc2.bias", [C], H);
+  return ps;
+}
+
+/** The session tests' step: the MLP on "x" with cross-entropy against "labels", AdamW; `probs` adds the softmax as an extra output. */
+export function mlpSpec(ps: ParameterStore, { probs = false }: { probs?: boolean } = {}): StepGraphSpec {
+  const { B, D } = MLP;
+  return {
+    params: ps,
+    optimizer: { kind: "adamw", weightDecay: 0.1 },
+    build: (g, b) => {
+      const x = g.input("x", [B, D]);
+      const labels = g.input("labels", [B], "int64");
+      const logits = mlp(g, b, x);
+      return { logits, loss: crossEntropy(g, logits, labels), ...(probs ? { outputs: { probs: g.Softmax(logits, -1) } } : {}) };
+    },
+  };
+}
+
+/** A seeded batch for the MLP step. */
+export function mlpData(seed = 5): { x: Float32Array; labels: BigInt64Array } {
+  const { B, D, C } = MLP;
+  const rng = new Rng(seed);
+  return { x: Float32Array.from({ length: B * D }, () => rng.normal()), labels: BigInt64Array.from({ length: B }, () => BigInt(rng.int(C))) };
 }

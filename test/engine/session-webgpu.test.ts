@@ -5,40 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { ParameterStore } from "../../src/ir/parameters.js";
-import { Rng, kaimingUniform } from "../../src/random.js";
 import { releaseReadBackSessions } from "../../src/runtime/read-back.js";
 import { heldDeviceTensors } from "../../src/runtime/tensor-refs.js";
 import type { Device } from "../../src/runtime/device.js";
-import { TrainSession, type StepGraphSpec } from "../../src/train/step-session.js";
+import { TrainSession } from "../../src/train/step-session.js";
 import { webgpuSkip } from "../helpers/webgpu.js";
-import { crossEntropy, mlp } from "./fixture-models.js";
+import { mlpData, mlpParams, mlpSpec } from "./fixture-models.js";
 
-const B = 6, D = 5, H = 7, C = 3;
 const LRS = [0.02, 0.02, 0.01, 0.01, 0.005];
-
-function spec(): StepGraphSpec {
-  const rng = new Rng(3);
-  const ps = new ParameterStore();
-  const add = (name: string, shape: number[], fanIn: number) => ps.add(name, shape, kaimingUniform(rng, shape.reduce((a, b) => a * b, 1), fanIn), { trainable: true });
-  add("fc1.weight", [D, H], D); add("fc1.bias", [H], D);
-  add("fc2.weight", [H, C], H); add("fc2.bias", [C], H);
-  return {
-    params: ps,
-    optimizer: { kind: "adamw", weightDecay: 0.1 },
-    build: (g, b) => {
-      const x = g.input("x", [B, D]);
-      const labels = g.input("labels", [B], "int64");
-      const logits = mlp(g, b, x);
-      return { logits, loss: crossEntropy(g, logits, labels) };
-    },
-  };
-}
-
-function data(seed = 5) {
-  const rng = new Rng(seed);
-  return { x: Float32Array.from({ length: B * D }, () => rng.normal()), labels: BigInt64Array.from({ length: B }, () => BigInt(rng.int(C))) };
-}
+const spec = () => mlpSpec(mlpParams());
+const data = mlpData;
 
 const create = (device: Device, s = spec()) => TrainSession.create(s, { device, intraOpThreads: 1 });
 

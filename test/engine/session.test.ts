@@ -4,44 +4,14 @@ import { describe, test } from "node:test";
 import { ConfigError } from "../../src/errors.js";
 import { ParameterStore } from "../../src/ir/parameters.js";
 import { liveNodes } from "../../src/onnx/writer.js";
-import { Rng, kaimingUniform } from "../../src/random.js";
 import { createOptimizer } from "../../src/train/optim/index.js";
 import { buildStepGraph, TrainSession, type StepGraphSpec } from "../../src/train/step-session.js";
-import { crossEntropy, mlp } from "./fixture-models.js";
+import { MLP, mlp, mlpData, mlpParams, mlpSpec } from "./fixture-models.js";
 
-const B = 6, D = 5, H = 7, C = 3;
-
-function params(frozen: readonly string[] = []): ParameterStore {
-  const rng = new Rng(3);
-  const ps = new ParameterStore();
-  const add = (name: string, shape: number[], fanIn: number) =>
-    ps.add(name, shape, kaimingUniform(rng, shape.reduce((a, b) => a * b, 1), fanIn), { trainable: !frozen.includes(name) });
-  add("fc1.weight", [D, H], D); add("fc1.bias", [H], D);
-  add("fc2.weight", [H, C], H); add("fc2.bias", [C], H);
-  return ps;
-}
-
-function spec(ps: ParameterStore, over: Partial<StepGraphSpec> = {}): StepGraphSpec {
-  return {
-    params: ps,
-    optimizer: { kind: "adamw", weightDecay: 0.1 },
-    build: (g, b) => {
-      const x = g.input("x", [B, D]);
-      const labels = g.input("labels", [B], "int64");
-      const logits = mlp(g, b, x);
-      return { logits, loss: crossEntropy(g, logits, labels), outputs: { probs: g.Softmax(logits, -1) } };
-    },
-    ...over,
-  };
-}
-
-function data(seed = 5) {
-  const rng = new Rng(seed);
-  return {
-    x: Float32Array.from({ length: B * D }, () => rng.normal()),
-    labels: BigInt64Array.from({ length: B }, () => BigInt(rng.int(C))),
-  };
-}
+const { B, D, C } = MLP;
+const params = mlpParams;
+const data = mlpData;
+const spec = (ps: ParameterStore, over: Partial<StepGraphSpec> = {}): StepGraphSpec => ({ ...mlpSpec(ps, { probs: true }), ...over });
 
 /** Nodes that compute a weight gradient of fc2: something consuming fc2's input `h` besides fc2's own MatMul. */
 function fc2WeightGradNodes(frozen: readonly string[]) {
