@@ -12,16 +12,16 @@ import { removeStaleTemps } from "../checkpoint/atomic.js";
 import type { JsonValue } from "./checkpoint.js";
 import { describeEpoch, epochRecord } from "./epoch-record.js";
 import type { EvalSummary } from "./evaluate.js";
-import { assertFiniteLoss } from "./metrics.js";
 import { ModelEma } from "./model-ema.js";
 import { createProgress, type ProgressOptions } from "./progress.js";
 import { restoreRun, RunState, runFingerprint, saveRunCheckpoint, type RunIdentity } from "./run-checkpoint.js";
 import { RunEvaluation } from "./run-eval.js";
-import { RunInputs } from "./run-inputs.js";
+import type { RunInputs } from "./run-inputs.js";
 import { RunLog, type EpochRecord } from "./run-log.js";
-import { createLrSchedule, authorsEvaluateAfter, type LrSchedule } from "./schedule.js";
+import { authorsEvaluateAfter, type LrSchedule } from "./schedule.js";
 import { GRAD_NORM_OUTPUT, type TrainSessionOptions } from "./step-session.js";
-import { Stepper } from "./stepper.js";
+import { coreStep, openStepCore } from "./step-core.js";
+import type { Stepper } from "./stepper.js";
 import type { BatchSource } from "./tensor-loader.js";
 import { RUN_FILES, type TrainerConfig } from "./trainer-config.js";
 
@@ -61,17 +61,12 @@ export class TrainingRun {
   static async open(s: RunSetup): Promise<TrainingRun> {
     const { pm, cfg } = s;
     const stepsPerEpoch = s.trainLoader.numBatches;
-    const runtime = pm.method.runtime?.({ config: pm.config, sites: pm.sites, seed: cfg.seed, epochs: cfg.epochs, stepsPerEpoch }) ?? {};
-    const runInputs = new RunInputs(cfg.seed, runtime.feeds ? (step) => runtime.feeds!(step) : null);
-    const stepper = await Stepper.create(pm, cfg, runtime, runInputs, s.session);
+    const { stepper, runtime, runInputs, schedule } = await openStepCore(pm, cfg, stepsPerEpoch, s.session);
     const trained = await stepper.trained().catch(async (err: unknown) => {
       await stepper.release();
       throw err;
     });
     const ema = cfg.modelEma !== null ? new ModelEma(cfg.modelEma, trained) : null;
-    const schedule = createLrSchedule({
-      baseLr: cfg.lr, epochs: cfg.epochs, warmupEpochs: cfg.warmupEpochs, warmupLr: cfg.warmupLr, minLr: cfg.minLr, update: cfg.scheduleUpdate, stepsPerEpoch,
-    });
     const id: RunIdentity | null = s.outDir
       ? { file: path.join(s.outDir, RUN_FILES.checkpoint), pm, cfg, runtime, ema, runConfig: s.runConfig ?? null, ...runFingerprint(pm, Object.keys(trained)) }
       : null;
@@ -96,24 +91,10 @@ export class TrainingRun {
     return this.id?.file;
   }
 
-  /** One optimizer step on a batch, with the method's hooks around it; returns the step's loss. */
+  /** One optimizer step on a batch, with the method's hooks around it (step-core.ts); returns the step's loss. */
   private async step(batch: { images: Feed; labels: Feed; count: number }, epoch: number, stepInEpoch: number, gradNorms: number[]): Promise<number> {
-    const { cfg } = this.setup;
-    const lr = this.schedule.lrAt(epoch, stepInEpoch);
-    const globalStep = this.stepper.steps;
-    this.runtime.beginStep?.(globalStep);
-    const weights = new Float32Array(cfg.batchSize);
-    weights.fill(1, 0, batch.count);
-    const ts = performance.now();
-    const r = await this.stepper.step({ images: batch.images, labels: batch.labels, weights, ...this.runInputs.feeds(globalStep) }, lr);
-    this.stepSeconds.push((performance.now() - ts) / 1000);
-    assertFiniteLoss(r.loss, { epoch, step: stepInEpoch, lr });
-    // The state is read back (from a GPU) only when a hook or the EMA needs the values after the step.
-    if (this.runtime.afterStep || this.ema) {
-      const after = (await this.stepper.session.exportState()).tensors;
-      this.runtime.afterStep?.({ globalStep, grads: r.grads, after: (n) => after[n]! });
-      this.ema?.update((n) => after[n]!);
-    }
+    const r = await coreStep(this, this.setup.cfg, batch, epoch, stepInEpoch, this.ema);
+    this.stepSeconds.push(r.seconds);
     const gn = r.outputs[GRAD_NORM_OUTPUT];
     if (gn) gradNorms.push(gn[0]!);
     return r.loss;

@@ -1,8 +1,8 @@
 /**
  * @file fineTune(): the demo backbone fine-tuned on tensors in memory with one of the demo's methods,
- * step by step, with a callback per step and per evaluation. It is the trainer's step (TrainingRun.step:
- * the method's hooks, the run inputs, the schedule, the masked loss) without files, so the same code
- * runs in a web page on onnxruntime-web and in Node on onnxruntime-node; the tests compare the two.
+ * step by step, with a callback per step and per evaluation. Its steps are the trainer's (train/step-core.ts:
+ * the method's hooks, the run inputs, the schedule, the masked loss) without files, so the same code runs
+ * in a web page on onnxruntime-web and in Node on onnxruntime-node; the tests compare the two.
  */
 import { parseSafetensors } from "../checkpoint/safetensors-bytes.js";
 import type { DemoMethod } from "../demo/methods.js";
@@ -14,11 +14,8 @@ import { backboneOf } from "../models/registry.js";
 import { applyAdapters, type PeftModel } from "../peft/apply.js";
 import { Rng } from "../random.js";
 import type { Device } from "../runtime/device.js";
-import { assertFiniteLoss } from "../train/metrics.js";
 import { RunEvaluation } from "../train/run-eval.js";
-import { RunInputs } from "../train/run-inputs.js";
-import { createLrSchedule } from "../train/schedule.js";
-import { Stepper } from "../train/stepper.js";
+import { coreStep, openStepCore } from "../train/step-core.js";
 import { TensorLoader, type TensorData } from "../train/tensor-loader.js";
 import { resolveTrainerConfig, type TrainerConfig } from "../train/trainer-config.js";
 
@@ -98,14 +95,9 @@ export async function fineTune(o: FineTuneOptions): Promise<FineTuneResult> {
   const per = DEMO_VIT.inChans * DEMO_VIT.imgSize * DEMO_VIT.imgSize;
   const trainLoader = new TensorLoader(o.train, per, { batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, dropLast: cfg.dropLast });
   const evalLoader = new TensorLoader(o.test, per, { batchSize: cfg.evalBatchSize ?? 2 * cfg.batchSize });
-  const spe = trainLoader.numBatches;
-  const runtime = pm.method.runtime?.({ config: pm.config, sites: pm.sites, seed: cfg.seed, epochs: cfg.epochs, stepsPerEpoch: spe }) ?? {};
-  const runInputs = new RunInputs(cfg.seed, runtime.feeds ? (step) => runtime.feeds!(step) : null);
-  const stepper = await Stepper.create(pm, cfg, runtime, runInputs, o.device ? { device: o.device } : {});
+  const core = await openStepCore(pm, cfg, trainLoader.numBatches, o.device ? { device: o.device } : {});
+  const { stepper, runtime, runInputs } = core;
   const evaluation = new RunEvaluation(stepper, evalLoader, cfg, runInputs, o.device ?? "cpu");
-  const schedule = createLrSchedule({
-    baseLr: cfg.lr, epochs: cfg.epochs, warmupEpochs: cfg.warmupEpochs, warmupLr: cfg.warmupLr, minLr: cfg.minLr, update: cfg.scheduleUpdate, stepsPerEpoch: spe,
-  });
   const losses: number[] = [], evals: EvalPointWeb[] = [];
   const maxSteps = o.maxSteps ?? Infinity;
   const evaluate = async (epoch: number) => {
@@ -119,20 +111,9 @@ export async function fineTune(o: FineTuneOptions): Promise<FineTuneResult> {
       runtime.beginEpoch?.(e);
       let s = 0;
       for await (const batch of trainLoader.epoch(e)) {
-        const stepInEpoch = s++;
-        const lr = schedule.lrAt(e, stepInEpoch);
-        const globalStep = stepper.steps;
-        runtime.beginStep?.(globalStep);
-        const weights = new Float32Array(cfg.batchSize).fill(1, 0, batch.count);
-        const r = await stepper.step({ images: batch.images, labels: batch.labels, weights, ...runInputs.feeds(globalStep) }, lr);
-        assertFiniteLoss(r.loss, { epoch: e, step: stepInEpoch, lr });
-        // Read the state back only for a method that looks at it (on WebGPU it stays on the device).
-        if (runtime.afterStep) {
-          const after = (await stepper.session.exportState()).tensors;
-          runtime.afterStep({ globalStep, grads: r.grads, after: (n) => after[n]! });
-        }
+        const r = await coreStep(core, cfg, batch, e, s++);
         losses.push(r.loss);
-        await o.onStep?.({ step: stepper.steps, epoch: e, loss: r.loss, lr });
+        await o.onStep?.({ step: stepper.steps, epoch: e, loss: r.loss, lr: r.lr });
         if (stepper.steps >= maxSteps || o.signal?.aborted) break;
       }
       await evaluate(e);
